@@ -1,2 +1,268 @@
-/* (being written) */
-#include "tensor.h"
+/* Scaled dot-product attention: softmax(q k^T * scale + mask) v.
+ *
+ * q, k and v are made contiguous once (never expanded: a k shared by every
+ * head stays one copy) and the batch dims are walked with per-operand
+ * strides that are 0 on broadcast dims. Each batch item is two GEMMs with
+ * the softmax in between:
+ *   scores (Lq,Lk) = scale * Q K^T        cblas ?gemm, written straight into
+ *                                          the weights output when asked for
+ *   mask, causal, softmax in place         row by row
+ *   out (Lq,Dv)    = weights V            cblas ?gemm
+ *
+ * Threads: the batch items run one after another and OpenBLAS threads each
+ * GEMM itself when it is large enough; the softmax between them stays on
+ * one thread. Measured on 2 cores, splitting the softmax rows over OpenMP
+ * threads made (2,8,1024,64) twice slower (OpenBLAS's pthreads, still
+ * spinning after the GEMM, fight the OpenMP team), and running the items in
+ * parallel would need cblas calls inside an OpenMP region, which the
+ * pthreads OpenBLAS does not promise to keep single-threaded. The interrupt
+ * flag is polled between items.
+ *
+ * A query row whose scores are all -inf (every key masked) gets weights 0
+ * and output 0, as PyTorch's SDPA does since 2.5, instead of NaN. */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "error.h"
+#include "nn_kernels.h"
+
+/* The mask of one batch item: element (i, j) is at i * si + j * sj (strides 0
+ * where the mask broadcasts). At most one of keep and add is set. */
+typedef struct {
+    const uint8_t *keep; /* bool/u8 mask: 0 drops the key */
+    const void *add;     /* float mask in the compute dtype, added to the scores */
+    int64_t si, sj;
+} item_mask;
+
+/* One batch item for T = float and double; s is the (Lq,Lk) score buffer,
+ * left holding the softmax weights. */
+#define DEFINE_ATTEND(T, GEMM, EXP)                                                                \
+    static void attend_##T(const T *q, const T *k, const T *v, T *s, T *o, const item_mask *m,     \
+                           int64_t Lq, int64_t Lk, int64_t D, int64_t Dv, T scale, bool causal) {  \
+        if (Lq == 0) return;                                                                       \
+        if (Lk > 0 && D > 0)                                                                       \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Lq, (int)Lk, (int)D, scale, q,      \
+                 (int)D, k, (int)D, 0, s, (int)Lk);                                                \
+        else /* D == 0: every score is an empty sum */                                             \
+            memset(s, 0, sizeof(T) * (size_t)(Lq * Lk));                                           \
+        for (int64_t i = 0; i < Lq; i++) {                                                         \
+            T *row = s + i * Lk;                                                                   \
+            if (m->keep) {                                                                         \
+                for (int64_t j = 0; j < Lk; j++)                                                   \
+                    if (!m->keep[i * m->si + j * m->sj]) row[j] = -INFINITY;                       \
+            } else if (m->add) {                                                                   \
+                const T *add = m->add;                                                             \
+                for (int64_t j = 0; j < Lk; j++) row[j] += add[i * m->si + j * m->sj];             \
+            }                                                                                      \
+            if (causal)                                                                            \
+                for (int64_t j = i + 1; j < Lk; j++) row[j] = -INFINITY;                           \
+            /* safe softmax: all -inf gives zeros; a NaN still spreads */                          \
+            T max = -INFINITY;                                                                     \
+            bool all_masked = true;                                                                \
+            for (int64_t j = 0; j < Lk; j++) {                                                     \
+                if (row[j] > max) max = row[j];                                                    \
+                if (row[j] != -INFINITY) all_masked = false;                                       \
+            }                                                                                      \
+            if (all_masked) {                                                                      \
+                for (int64_t j = 0; j < Lk; j++) row[j] = 0;                                       \
+                continue;                                                                          \
+            }                                                                                      \
+            double sum = 0;                                                                        \
+            for (int64_t j = 0; j < Lk; j++) {                                                     \
+                row[j] = EXP(row[j] - max);                                                        \
+                sum += row[j];                                                                     \
+            }                                                                                      \
+            T inv = (T)(1.0 / sum);                                                                \
+            for (int64_t j = 0; j < Lk; j++) row[j] *= inv;                                        \
+        }                                                                                          \
+        if (Dv == 0) return;                                                                       \
+        if (Lk > 0)                                                                                \
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Lq, (int)Dv, (int)Lk, 1, s,       \
+                 (int)Lk, v, (int)Dv, 0, o, (int)Dv);                                              \
+        else                                                                                       \
+            memset(o, 0, sizeof(T) * (size_t)(Lq * Dv));                                           \
+    }
+
+DEFINE_ATTEND(float, cblas_sgemm, expf)
+DEFINE_ATTEND(double, cblas_dgemm, exp)
+
+/* A contiguous copy of t in dtype dt (or t itself, retained). */
+static ty_tensor *compute_copy(ty_tensor *t, ty_dtype dt) {
+    ty_tensor *cast = ty_cast(t, dt);
+    if (!cast) return NULL;
+    ty_tensor *c = ty_contiguous(cast);
+    ty_tensor_release(cast);
+    return c;
+}
+
+/* Element strides of contiguous t seen with `nd` dims aligned to the right
+ * of a broadcast shape: 0 on dims t lacks or has as size 1. */
+static void broadcast_strides(const ty_tensor *t, int nd, int64_t *strides) {
+    int lead = nd - t->ndim;
+    for (int d = 0; d < nd; d++)
+        strides[d] = d < lead || t->shape[d - lead] == 1 ? 0 : t->strides[d - lead];
+}
+
+static int check_args(const ty_tensor *q, const ty_tensor *k, const ty_tensor *v,
+                      const ty_tensor *mask) {
+    const char *fn = "attention";
+    char bq[256], bk[256], bv[256];
+    const ty_tensor *all[4] = {q, k, v, mask};
+    for (int i = 0; i < 4; i++)
+        if (all[i] && (ty_check_cpu(fn, all[i]) < 0 || ty_check_same_device(fn, q, all[i]) < 0))
+            return -1;
+    if (!ty_dtype_is_float(q->dtype) || k->dtype != q->dtype || v->dtype != q->dtype)
+        return ty_error("attention: q, k and v must share one floating-point dtype, got %s, %s "
+                        "and %s",
+                        ty_dtype_name(q->dtype), ty_dtype_name(k->dtype), ty_dtype_name(v->dtype));
+    const char *names[3] = {"q", "k", "v"};
+    for (int i = 0; i < 3; i++)
+        if (all[i]->ndim < 2)
+            return ty_error("attention: %s must have at least 2 dims (..., L, D), got shape %s",
+                            names[i], ty_shape_str(all[i], bq, sizeof bq));
+    ty_shape_str(q, bq, sizeof bq);
+    ty_shape_str(k, bk, sizeof bk);
+    ty_shape_str(v, bv, sizeof bv);
+    if (q->shape[q->ndim - 1] != k->shape[k->ndim - 1])
+        return ty_error("attention: q %s and k %s must have the same last dim: %lld ~= %lld", bq,
+                        bk, (long long)q->shape[q->ndim - 1], (long long)k->shape[k->ndim - 1]);
+    if (k->shape[k->ndim - 2] != v->shape[v->ndim - 2])
+        return ty_error("attention: k %s and v %s must have the same number of keys: %lld ~= %lld",
+                        bk, bv, (long long)k->shape[k->ndim - 2], (long long)v->shape[v->ndim - 2]);
+    /* cblas takes int sizes */
+    const ty_tensor *qkv[3] = {q, k, v};
+    for (int i = 0; i < 3; i++)
+        for (int d = qkv[i]->ndim - 2; d < qkv[i]->ndim; d++)
+            if (qkv[i]->shape[d] > INT_MAX)
+                return ty_error("attention: %s has shape %s: matrix dims above %d are not "
+                                "supported",
+                                names[i], ty_shape_str(qkv[i], bq, sizeof bq), INT_MAX);
+    if (mask && mask->dtype == TY_I64)
+        return ty_error("attention: mask must be bool, u8 or floating-point, got i64");
+    return 0;
+}
+
+ty_tensor *ty_attention(ty_tensor *q, ty_tensor *k, ty_tensor *v, ty_tensor *mask,
+                        const ty_attention_opts *opts, ty_tensor **weights_out) {
+    const char *fn = "attention";
+    char bm[256], bw[256];
+    if (weights_out) *weights_out = NULL;
+    if (check_args(q, k, v, mask) < 0) return NULL;
+    ty_attention_opts o = opts ? *opts : (ty_attention_opts){0};
+
+    /* batch shape: q, k and v's leading dims broadcast together */
+    int bnd;
+    int64_t bshape[TY_MAX_DIMS];
+    if (ty_broadcast_shapes(fn, q->ndim - 2, q->shape, k->ndim - 2, k->shape, &bnd, bshape) < 0 ||
+        ty_broadcast_shapes(fn, bnd, bshape, v->ndim - 2, v->shape, &bnd, bshape) < 0)
+        return NULL;
+    int64_t Lq = q->shape[q->ndim - 2], D = q->shape[q->ndim - 1];
+    int64_t Lk = k->shape[k->ndim - 2], Dv = v->shape[v->ndim - 1];
+    int64_t oshape[TY_MAX_DIMS], wshape[TY_MAX_DIMS], nbatch = 1;
+    for (int d = 0; d < bnd; d++) {
+        oshape[d] = wshape[d] = bshape[d];
+        nbatch *= bshape[d];
+    }
+    oshape[bnd] = wshape[bnd] = Lq;
+    oshape[bnd + 1] = Dv;
+    wshape[bnd + 1] = Lk;
+    int wnd = bnd + 2;
+
+    /* the mask broadcasts to the scores without growing them */
+    if (mask) {
+        int ok = mask->ndim <= wnd;
+        for (int d = 0; ok && d < mask->ndim; d++) {
+            int64_t ms = mask->shape[mask->ndim - 1 - d], ws = wshape[wnd - 1 - d];
+            ok = ms == ws || ms == 1;
+        }
+        if (!ok) {
+            ty_error("attention: mask of shape %s cannot be broadcast to the scores' shape %s",
+                     ty_shape_str(mask, bm, sizeof bm), ty_shape_str_n(wnd, wshape, bw, sizeof bw));
+            return NULL;
+        }
+    }
+
+    ty_dtype ct = ty_compute_dtype(q->dtype);
+    bool keep_mask = mask && !ty_dtype_is_float(mask->dtype);
+    ty_tensor *qc = NULL, *kc = NULL, *vc = NULL, *mc = NULL, *out = NULL, *w = NULL;
+    int ok = (qc = compute_copy(q, ct)) && (kc = compute_copy(k, ct)) &&
+             (vc = compute_copy(v, ct)) &&
+             (!mask || (mc = keep_mask ? ty_contiguous(mask) : compute_copy(mask, ct))) &&
+             (out = ty_empty(wnd, oshape, ct, q->device)) &&
+             (w = weights_out ? ty_empty(wnd, wshape, ct, q->device)
+                              : ty_empty(2, (int64_t[]){Lq, Lk}, ct, q->device));
+    if (!ok) {
+        ty_error_prefix(fn);
+        goto fail;
+    }
+
+    int64_t qs[TY_MAX_DIMS], ks[TY_MAX_DIMS], vs[TY_MAX_DIMS], ms[TY_MAX_DIMS] = {0};
+    broadcast_strides(qc, wnd, qs);
+    broadcast_strides(kc, wnd, ks);
+    broadcast_strides(vc, wnd, vs);
+    if (mc) broadcast_strides(mc, wnd, ms);
+    double scale = o.scale > 0 ? o.scale : D > 0 ? 1.0 / sqrt((double)D) : 1.0;
+    size_t es = ty_dtype_size(ct);
+
+    for (int64_t b = 0; b < nbatch; b++) {
+        if (ty_check_interrupt(fn) < 0) goto fail;
+        int64_t qoff = 0, koff = 0, voff = 0, moff = 0, rest = b;
+        for (int d = bnd - 1; d >= 0; d--) {
+            int64_t i = rest % bshape[d];
+            rest /= bshape[d];
+            qoff += i * qs[d];
+            koff += i * ks[d];
+            voff += i * vs[d];
+            moff += i * ms[d];
+        }
+        item_mask m = {NULL, NULL, ms[bnd], ms[bnd + 1]};
+        if (mc && keep_mask)
+            m.keep = (const uint8_t *)ty_data(mc) + moff;
+        else if (mc)
+            m.add = (const char *)ty_data(mc) + moff * (int64_t)es;
+        const char *qp = (const char *)ty_data(qc) + qoff * (int64_t)es;
+        const char *kp = (const char *)ty_data(kc) + koff * (int64_t)es;
+        const char *vp = (const char *)ty_data(vc) + voff * (int64_t)es;
+        char *sp = (char *)ty_data(w) + (weights_out ? b * Lq * Lk * (int64_t)es : 0);
+        char *op = (char *)ty_data(out) + b * Lq * Dv * (int64_t)es;
+        if (ct == TY_F64)
+            attend_double((const double *)qp, (const double *)kp, (const double *)vp, (double *)sp,
+                          (double *)op, &m, Lq, Lk, D, Dv, scale, o.causal);
+        else
+            attend_float((const float *)qp, (const float *)kp, (const float *)vp, (float *)sp,
+                         (float *)op, &m, Lq, Lk, D, Dv, (float)scale, o.causal);
+    }
+
+    if (ct != q->dtype) {
+        ty_tensor *oh = ty_cast(out, q->dtype);
+        ty_tensor *wh = oh && weights_out ? ty_cast(w, q->dtype) : NULL;
+        ty_tensor_release(out);
+        ty_tensor_release(w);
+        out = oh;
+        w = wh;
+        if (!oh || (weights_out && !wh)) {
+            ty_error_prefix(fn);
+            goto fail;
+        }
+    }
+    ty_tensor_release(qc);
+    ty_tensor_release(kc);
+    ty_tensor_release(vc);
+    ty_tensor_release(mc);
+    if (weights_out)
+        *weights_out = w;
+    else
+        ty_tensor_release(w);
+    return out;
+
+fail:
+    ty_tensor_release(qc);
+    ty_tensor_release(kc);
+    ty_tensor_release(vc);
+    ty_tensor_release(mc);
+    ty_tensor_release(out);
+    ty_tensor_release(w);
+    return NULL;
+}

@@ -49,4 +49,9 @@ typedef struct ty_backend {
 const ty_backend *ty_backend_for(ty_device_type type);
 void ty_register_backend(ty_device_type type, const ty_backend *backend);
 
+/* The CPU allocator keeps a few freed large blocks (256 MB at most) for
+ * reuse; this gives them back to the system. */
+void ty_cpu_empty_cache(void);
+size_t ty_cpu_cached_bytes(void);
+
 #endif

@@ -1,2 +1,345 @@
-/* (being written) */
-#include "tensor.h"
+/* Matrix products: matmul, mm, bmm, mv, dot, outer and linear.
+ *
+ * Everything funnels into gemm_batched, which hands each matrix to OpenBLAS
+ * as it lies in memory: a row-major matrix goes in as NoTrans, a transposed
+ * view (strides (1, ld)) as Trans, and only a layout BLAS cannot describe
+ * (stride 0 inside the matrix, or both strides > 1) is copied to contiguous
+ * first. Batch dims are walked with per-operand strides that are 0 where an
+ * operand broadcasts, so a broadcast operand is never materialised. When the
+ * second operand is the same matrix for every batch item and the first one's
+ * batch rows are evenly spaced, the batch is folded into M: one big GEMM is
+ * much faster than many small ones (this is nn.Linear on (B,T,C) input).
+ *
+ * Batch items run one after another; OpenBLAS threads each GEMM itself. The
+ * pthreads OpenBLAS we link does not promise single-threaded behaviour inside
+ * an OpenMP region, so the batch loop stays serial and polls the interrupt
+ * flag between items. */
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#include "error.h"
+#include "linalg.h"
+
+/* One GEMM operand as cblas sees it, plus its per-batch-dim strides. */
+typedef struct {
+    const char *base;
+    CBLAS_TRANSPOSE trans;
+    int ld;
+    int64_t bstride[TY_MAX_DIMS]; /* in elements, for each output batch dim */
+} gemm_operand;
+
+/* Can a rows x cols matrix with strides (rs, cs) be passed to row-major
+ * cblas without a copy? Sets trans and ld when it can. Strides of size-1
+ * dims are never read, so they do not matter. */
+static int blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, CBLAS_TRANSPOSE *trans,
+                       int *ld) {
+    int64_t minr = rows > 1 ? rows : 1, minc = cols > 1 ? cols : 1, l;
+    if ((cols <= 1 || cs == 1) && (rows <= 1 || rs >= minc)) {
+        l = rows <= 1 ? minc : rs;
+        *trans = CblasNoTrans;
+    } else if ((rows <= 1 || rs == 1) && (cols <= 1 || cs >= minr)) {
+        l = cols <= 1 ? minr : cs;
+        *trans = CblasTrans;
+    } else {
+        return 0;
+    }
+    if (l > INT_MAX) return 0;
+    *ld = (int)l;
+    return 1;
+}
+
+/* Fills op for matrix t (ndim >= 2, last two dims rows x cols) against nb
+ * output batch dims. *owned receives a contiguous copy when one was needed
+ * (NULL otherwise); the caller releases it. */
+static int prepare_operand(gemm_operand *op, ty_tensor *t, int nb, const int64_t *bshape,
+                           ty_tensor **owned) {
+    int nd = t->ndim;
+    int64_t rows = t->shape[nd - 2], cols = t->shape[nd - 1];
+    *owned = NULL;
+    if (!blas_layout(rows, cols, t->strides[nd - 2], t->strides[nd - 1], &op->trans, &op->ld)) {
+        t = *owned = ty_contiguous(t);
+        if (!t) return -1;
+        blas_layout(rows, cols, t->strides[nd - 2], t->strides[nd - 1], &op->trans, &op->ld);
+    }
+    op->base = ty_data(t);
+    int lead = nb - (nd - 2);
+    for (int j = 0; j < nb; j++) {
+        int d = j - lead;
+        op->bstride[j] = d < 0 || t->shape[d] == 1 || bshape[j] == 1 ? 0 : t->strides[d];
+    }
+    return 0;
+}
+
+/* Are a's matrices, stacked over the batch dims, one (batch*M) x K
+ * row-major matrix with row stride ld? */
+static int rows_mergeable(const gemm_operand *a, int nb, const int64_t *bshape, int64_t M) {
+    if (a->trans != CblasNoTrans) return 0;
+    int64_t expected = M * a->ld;
+    for (int j = nb - 1; j >= 0; j--) {
+        if (bshape[j] == 1) continue;
+        if (a->bstride[j] != expected) return 0;
+        expected *= bshape[j];
+    }
+    return 1;
+}
+
+static void gemm_call(ty_dtype dt, const gemm_operand *a, const gemm_operand *b, int64_t oa,
+                      int64_t ob, int M, int N, int K, double beta, void *c, int ldc) {
+    if (M == 1 && N == 1) {
+        /* A single dot product. einsum lowers elementwise-like contractions
+         * ("ij,ij->i") to many of these, and a level-1 call skips the
+         * per-call setup of GEMM, which would dominate. */
+        int inca = a->trans == CblasNoTrans ? 1 : a->ld;
+        int incb = b->trans == CblasNoTrans ? b->ld : 1;
+        if (dt == TY_F32) {
+            float d =
+                cblas_sdot(K, (const float *)a->base + oa, inca, (const float *)b->base + ob, incb);
+            float *cf = c;
+            *cf = beta != 0 ? (float)beta * *cf + d : d;
+        } else {
+            double d = cblas_ddot(K, (const double *)a->base + oa, inca,
+                                  (const double *)b->base + ob, incb);
+            double *cd = c;
+            *cd = beta != 0 ? beta * *cd + d : d;
+        }
+    } else if (dt == TY_F32) {
+        cblas_sgemm(CblasRowMajor, a->trans, b->trans, M, N, K, 1.0f, (const float *)a->base + oa,
+                    a->ld, (const float *)b->base + ob, b->ld, (float)beta, c, ldc);
+    } else {
+        cblas_dgemm(CblasRowMajor, a->trans, b->trans, M, N, K, 1.0, (const double *)a->base + oa,
+                    a->ld, (const double *)b->base + ob, b->ld, beta, c, ldc);
+    }
+}
+
+/* out = a @ b + beta * out over nb batch dims of shape bshape. a is
+ * (..., M, K) and b (..., K, N), both of out's dtype (f32 or f64), with
+ * batch dims that broadcast to bshape; out is contiguous (batch..., M, N). */
+static int gemm_batched(const char *fn, ty_tensor *a, ty_tensor *b, int nb, const int64_t *bshape,
+                        ty_tensor *out, double beta) {
+    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
+    int64_t batch = 1;
+    for (int j = 0; j < nb; j++) batch *= bshape[j];
+    size_t es = ty_dtype_size(out->dtype);
+    if (batch == 0 || M == 0 || N == 0) return 0;
+    if (K == 0) {
+        /* an empty sum is 0 (or leaves the bias); no BLAS call needed */
+        if (beta == 0) memset(ty_data(out), 0, (size_t)(batch * M * N) * es);
+        return 0;
+    }
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
+        return ty_error("%s: matrix dims %lld x %lld x %lld are too large for BLAS", fn,
+                        (long long)M, (long long)K, (long long)N);
+
+    gemm_operand ga, gb;
+    ty_tensor *owned_a = NULL, *owned_b = NULL;
+    int rc = 0;
+    if (prepare_operand(&ga, a, nb, bshape, &owned_a) < 0 ||
+        prepare_operand(&gb, b, nb, bshape, &owned_b) < 0) {
+        ty_tensor_release(owned_a);
+        return -1;
+    }
+    char *c = ty_data(out);
+    int ldc = (int)N;
+
+    int b_shared = 1;
+    for (int j = 0; j < nb; j++) b_shared &= gb.bstride[j] == 0;
+    if (batch == 1 || (b_shared && batch * M <= INT_MAX && rows_mergeable(&ga, nb, bshape, M))) {
+        gemm_call(out->dtype, &ga, &gb, 0, 0, (int)(batch * M), (int)N, (int)K, beta, c, ldc);
+    } else {
+        int64_t idx[TY_MAX_DIMS] = {0}, oa = 0, ob = 0;
+        for (int64_t i = 0; i < batch; i++) {
+            if (ty_check_interrupt(fn) < 0) {
+                rc = -1;
+                break;
+            }
+            gemm_call(out->dtype, &ga, &gb, oa, ob, (int)M, (int)N, (int)K, beta,
+                      c + (size_t)(i * M * N) * es, ldc);
+            /* advance the batch index like an odometer */
+            for (int j = nb - 1; j >= 0; j--) {
+                oa += ga.bstride[j];
+                ob += gb.bstride[j];
+                if (++idx[j] < bshape[j]) break;
+                oa -= ga.bstride[j] * bshape[j];
+                ob -= gb.bstride[j] * bshape[j];
+                idx[j] = 0;
+            }
+        }
+    }
+    ty_tensor_release(owned_a);
+    ty_tensor_release(owned_b);
+    return rc;
+}
+
+static int check_float(const char *fn, const ty_tensor *t) {
+    if (ty_dtype_is_float(t->dtype)) return 0;
+    return ty_error("%s: dtype %s is not supported, cast to f32 or f64", fn,
+                    ty_dtype_name(t->dtype));
+}
+
+/* Releases a and replaces it by its cast to dt (a itself when it matches). */
+static int cast_in_place(ty_tensor **t, ty_dtype dt) {
+    ty_tensor *c = ty_cast(*t, dt);
+    ty_tensor_release(*t);
+    *t = c;
+    return c ? 0 : -1;
+}
+
+/* matmul with torch's rules, plus an optional bias (N) added to every row
+ * (used by linear, whose caller has already checked the bias's shape). */
+static ty_tensor *matmul_impl(const char *fn, ty_tensor *a, ty_tensor *b, ty_tensor *bias) {
+    char sa[256], sb[256];
+    if (ty_check_cpu(fn, a) < 0 || ty_check_cpu(fn, b) < 0 || ty_check_same_device(fn, a, b) < 0)
+        return NULL;
+    if (bias && (ty_check_cpu(fn, bias) < 0 || ty_check_same_device(fn, a, bias) < 0)) return NULL;
+    if (a->ndim == 0 || b->ndim == 0) {
+        ty_error("%s: both arguments need at least 1 dim, got shapes %s and %s", fn,
+                 ty_shape_str(a, sa, sizeof sa), ty_shape_str(b, sb, sizeof sb));
+        return NULL;
+    }
+    if (check_float(fn, a) < 0 || check_float(fn, b) < 0 || (bias && check_float(fn, bias) < 0))
+        return NULL;
+    int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim == 1 ? 0 : b->ndim - 2];
+    if (ka != kb) {
+        ty_error("%s: shapes %s and %s cannot be multiplied: %lld ~= %lld", fn,
+                 ty_shape_str(a, sa, sizeof sa), ty_shape_str(b, sb, sizeof sb), (long long)ka,
+                 (long long)kb);
+        return NULL;
+    }
+    /* batch dims: everything before the matrix dims, right-aligned */
+    int nba = a->ndim > 2 ? a->ndim - 2 : 0, nbb = b->ndim > 2 ? b->ndim - 2 : 0;
+    int nb = nba > nbb ? nba : nbb;
+    int64_t shape[TY_MAX_DIMS + 2];
+    for (int j = 0; j < nb; j++) {
+        int ia = j - (nb - nba), ib = j - (nb - nbb);
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            ty_error("%s: batch dims of %s and %s do not broadcast: %lld ~= %lld", fn,
+                     ty_shape_str(a, sa, sizeof sa), ty_shape_str(b, sb, sizeof sb), (long long)da,
+                     (long long)db);
+            return NULL;
+        }
+        shape[j] = da == 1 ? db : da;
+    }
+    int ndim = nb;
+    if (a->ndim >= 2) shape[ndim++] = a->shape[a->ndim - 2];
+    if (b->ndim >= 2) shape[ndim++] = b->shape[b->ndim - 1];
+
+    ty_dtype dt = ty_promote(a->dtype, b->dtype);
+    if (bias) dt = ty_promote(dt, bias->dtype);
+    ty_dtype cdt = ty_compute_dtype(dt);
+
+    /* 1-D operands become a row / a column; the output shape above already
+     * leaves that dim out, and out is contiguous, so it is the same memory */
+    ty_tensor *am = a->ndim == 1 ? ty_unsqueeze(a, 0) : ty_tensor_retain(a);
+    ty_tensor *bm = b->ndim == 1 ? ty_unsqueeze(b, 1) : ty_tensor_retain(b);
+    ty_tensor *bc = NULL, *out = NULL;
+    if (!am || !bm || cast_in_place(&am, cdt) < 0 || cast_in_place(&bm, cdt) < 0) goto fail;
+    out = ty_empty(ndim, shape, cdt, a->device);
+    if (!out) goto fail;
+    if (bias) {
+        /* out starts as the bias in every row and the GEMM adds to it (beta 1) */
+        bc = ty_cast(bias, cdt);
+        if (!bc) goto fail;
+        ty_tensor *contig = ty_contiguous(bc);
+        ty_tensor_release(bc);
+        bc = contig;
+        if (!bc) goto fail;
+        int64_t n = ty_numel(bc), rows = n ? ty_numel(out) / n : 0;
+        size_t row_bytes = (size_t)n * ty_dtype_size(cdt);
+        char *dst = ty_data(out);
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(dst + (size_t)r * row_bytes, ty_data(bc), row_bytes);
+    }
+    if (gemm_batched(fn, am, bm, nb, shape, out, bias ? 1.0 : 0.0) < 0) goto fail;
+    ty_tensor_release(am);
+    ty_tensor_release(bm);
+    ty_tensor_release(bc);
+    if (cdt != dt && cast_in_place(&out, dt) < 0) return NULL;
+    return out;
+fail:
+    ty_tensor_release(am);
+    ty_tensor_release(bm);
+    ty_tensor_release(bc);
+    ty_tensor_release(out);
+    return NULL;
+}
+
+ty_tensor *ty_matmul(ty_tensor *a, ty_tensor *b) {
+    return matmul_impl("matmul", a, b, NULL);
+}
+
+/* Shared by the fixed-rank products: both operands must have these ranks. */
+static int check_ranks(const char *fn, const ty_tensor *a, int na, const ty_tensor *b, int nb) {
+    char sa[256], sb[256];
+    if (a->ndim == na && b->ndim == nb) return 0;
+    return ty_error("%s: expected %d-D and %d-D tensors, got shapes %s and %s", fn, na, nb,
+                    ty_shape_str(a, sa, sizeof sa), ty_shape_str(b, sb, sizeof sb));
+}
+
+ty_tensor *ty_mm(ty_tensor *a, ty_tensor *b) {
+    if (check_ranks("mm", a, 2, b, 2) < 0) return NULL;
+    return matmul_impl("mm", a, b, NULL);
+}
+
+ty_tensor *ty_bmm(ty_tensor *a, ty_tensor *b) {
+    char sa[256], sb[256];
+    if (check_ranks("bmm", a, 3, b, 3) < 0) return NULL;
+    if (a->shape[0] != b->shape[0]) {
+        ty_error("bmm: batch sizes of %s and %s differ: %lld ~= %lld",
+                 ty_shape_str(a, sa, sizeof sa), ty_shape_str(b, sb, sizeof sb),
+                 (long long)a->shape[0], (long long)b->shape[0]);
+        return NULL;
+    }
+    return matmul_impl("bmm", a, b, NULL);
+}
+
+ty_tensor *ty_mv(ty_tensor *a, ty_tensor *v) {
+    if (check_ranks("mv", a, 2, v, 1) < 0) return NULL;
+    return matmul_impl("mv", a, v, NULL);
+}
+
+ty_tensor *ty_dot(ty_tensor *a, ty_tensor *b) {
+    if (check_ranks("dot", a, 1, b, 1) < 0) return NULL;
+    return matmul_impl("dot", a, b, NULL);
+}
+
+ty_tensor *ty_outer(ty_tensor *a, ty_tensor *b) {
+    if (check_ranks("outer", a, 1, b, 1) < 0) return NULL;
+    /* a column times a row: a GEMM with K = 1 */
+    ty_tensor *col = ty_unsqueeze(a, 1), *row = col ? ty_unsqueeze(b, 0) : NULL;
+    ty_tensor *out = row ? matmul_impl("outer", col, row, NULL) : NULL;
+    ty_tensor_release(col);
+    ty_tensor_release(row);
+    return out;
+}
+
+ty_tensor *ty_linear(ty_tensor *x, ty_tensor *w, ty_tensor *bias) {
+    char sx[256], sw[256], sbias[256];
+    if (ty_check_cpu("linear", x) < 0 || ty_check_cpu("linear", w) < 0 ||
+        ty_check_same_device("linear", x, w) < 0)
+        return NULL;
+    if (x->ndim < 1 || w->ndim != 2) {
+        ty_error("linear: expected input (..., in) and weight (out, in), got %s and %s",
+                 ty_shape_str(x, sx, sizeof sx), ty_shape_str(w, sw, sizeof sw));
+        return NULL;
+    }
+    if (x->shape[x->ndim - 1] != w->shape[1]) {
+        ty_error("linear: input %s and weight %s do not match: %lld ~= %lld",
+                 ty_shape_str(x, sx, sizeof sx), ty_shape_str(w, sw, sizeof sw),
+                 (long long)x->shape[x->ndim - 1], (long long)w->shape[1]);
+        return NULL;
+    }
+    if (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[0])) {
+        ty_error("linear: bias must have shape (%lld) for weight %s, got %s",
+                 (long long)w->shape[0], ty_shape_str(w, sw, sizeof sw),
+                 ty_shape_str(bias, sbias, sizeof sbias));
+        return NULL;
+    }
+    /* w^T as a view: gemm_batched passes it to BLAS as Trans, no copy */
+    ty_tensor *wt = ty_transpose(w, 0, 1);
+    if (!wt) return NULL;
+    ty_tensor *out = matmul_impl("linear", x, wt, bias);
+    ty_tensor_release(wt);
+    return out;
+}

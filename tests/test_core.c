@@ -299,6 +299,29 @@ START_TEST(test_from_blob_and_interrupt) {
 }
 END_TEST
 
+START_TEST(test_cpu_block_cache) {
+    ty_cpu_empty_cache();
+    ck_assert_uint_eq(ty_cpu_cached_bytes(), 0);
+    int64_t n = 1 << 20; /* 4 MB of f32 */
+    ty_tensor *a = ty_empty(1, &n, TY_F32, ty_cpu());
+    void *p = a->storage->data;
+    ck_assert_uint_eq((uintptr_t)p % (2u << 20), 0); /* huge-page aligned */
+    ty_tensor_release(a);
+    ck_assert_uint_eq(ty_cpu_cached_bytes(), 4u << 20);
+    ty_tensor *b = ty_empty(1, &n, TY_F32, ty_cpu());
+    ck_assert_ptr_eq(b->storage->data, p); /* reused, no page faults */
+    ck_assert_uint_eq(ty_cpu_cached_bytes(), 0);
+    ty_tensor_release(b);
+    /* the cache is capped: 100 big blocks do not all stay */
+    ty_tensor *many[100];
+    for (int i = 0; i < 100; i++) many[i] = ty_empty(1, &n, TY_F32, ty_cpu());
+    for (int i = 0; i < 100; i++) ty_tensor_release(many[i]);
+    ck_assert_uint_le(ty_cpu_cached_bytes(), 256u << 20);
+    ty_cpu_empty_cache();
+    ck_assert_uint_eq(ty_cpu_cached_bytes(), 0);
+}
+END_TEST
+
 Suite *core_suite(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
@@ -318,6 +341,7 @@ Suite *core_suite(void) {
     tcase_add_test(tc, test_views_keep_storage_alive);
     tcase_add_test(tc, test_broadcast_shapes);
     tcase_add_test(tc, test_from_blob_and_interrupt);
+    tcase_add_test(tc, test_cpu_block_cache);
     suite_add_tcase(s, tc);
     return s;
 }
