@@ -27,7 +27,12 @@ void ty_generator_init(ty_generator *g, uint64_t seed);
 /* One Philox 4x32-10 block: 10 rounds on the counter with the key. */
 void ty_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 
-/* Reserves nblocks blocks and returns the index of the first. */
+/* The four lanes of block `block` of seed's stream: Philox with counter
+ * (block low 32, block high 32, 0, 0) and key (seed low 32, seed high 32). */
+void ty_philox_block(uint64_t seed, uint64_t block, uint32_t out[4]);
+
+/* Reserves nblocks blocks and returns the index of the first. Not
+ * thread-safe: give each thread that draws its own generator. */
 uint64_t ty_generator_reserve(ty_generator *g, uint64_t nblocks);
 
 /* The stream's building blocks (see rng.c for the layout), over contiguous
@@ -36,9 +41,17 @@ void ty_philox_uniform_f32(uint64_t seed, uint64_t first_block, float *out, int6
 void ty_philox_uniform_f64(uint64_t seed, uint64_t first_block, double *out, int64_t n);
 void ty_philox_normal_f32(uint64_t seed, uint64_t first_block, float *out, int64_t n);
 void ty_philox_normal_f64(uint64_t seed, uint64_t first_block, double *out, int64_t n);
+/* Raw lanes: bits32 uses the blocks of uniform_f32, bits64 those of
+ * uniform_f64 (randperm's sort keys are bits64). */
+void ty_philox_bits32(uint64_t seed, uint64_t first_block, uint32_t *out, int64_t n);
+void ty_philox_bits64(uint64_t seed, uint64_t first_block, uint64_t *out, int64_t n);
+/* Integers in [low, low + range); range = high - low as unsigned, >= 1. */
+void ty_philox_randint(uint64_t seed, uint64_t first_block, int64_t low, uint64_t range,
+                       int64_t *out, int64_t n);
 /* Blocks a draw of n elements of these kinds uses. */
 uint64_t ty_philox_blocks_uniform_f32(int64_t n);
 uint64_t ty_philox_blocks_uniform_f64(int64_t n);
 uint64_t ty_philox_blocks_normal(int64_t n);
+uint64_t ty_philox_blocks_randint(uint64_t range, int64_t n);
 
 #endif

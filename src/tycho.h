@@ -21,6 +21,7 @@
 #include "linalg.h"
 #include "indexing.h"
 #include "nn_kernels.h"
+#include "dropout.h"
 #include "io.h"
 #include "print.h"
 
