@@ -13,6 +13,7 @@
 #include "dtype.h"
 #include "device.h"
 #include "tensor.h"
+#include "autograd.h"
 #include "parallel.h"
 #include "rng.h"
 #include "creation.h"
