@@ -6,7 +6,14 @@
  *
  * sgemm-1024  ty_matmul on 1024x1024 f32 against raw cblas_sgemm.
  * axpb-16m    y = a*x + b over 16M f32 (64 MB in, 64 MB out) against
- *             memcpy of the same bytes: both move 128 MB per call. */
+ *             memcpy of the same bytes: both move 128 MB per call.
+ * small-mul-sum-backward
+ *             (a*b):sum():backward() on two 4-element f32 tensors that
+ *             both require grad, grads dropped every iteration: the cost of
+ *             recording and walking a tiny graph. Next to it the same
+ *             forward with grad mode off, so the ratio is the overhead.
+ *             (peer_torch.py gives requires_grad to `a` only, so this row
+ *             does a little more work than its PyTorch peer.) */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +147,71 @@ static void bench_axpb(void) {
     free(c.dst);
 }
 
+/* ---- small-mul-sum-backward ---- */
+
+typedef struct {
+    ty_tensor *a, *b;
+    int iters; /* per timed call: one iteration is a few microseconds */
+} small_ctx;
+
+static int run_mul_sum_backward(void *vctx) {
+    small_ctx *c = vctx;
+    for (int i = 0; i < c->iters; i++) {
+        ty_tensor *p = ty_mul(c->a, c->b);
+        ty_tensor *s = p ? ty_sum_all(p) : NULL;
+        ty_tensor_release(p);
+        if (!s) return -1;
+        int rc = ty_backward(s, NULL, false, false);
+        ty_tensor_release(s);
+        if (rc < 0) return -1;
+        /* set_to_none, so memory stays flat from one iteration to the next */
+        ty_zero_grad(c->a);
+        ty_zero_grad(c->b);
+    }
+    return 0;
+}
+
+static int run_mul_sum_no_grad(void *vctx) {
+    small_ctx *c = vctx;
+    bool prev = ty_set_grad_enabled(false);
+    int rc = 0;
+    for (int i = 0; i < c->iters && rc == 0; i++) {
+        ty_tensor *p = ty_mul(c->a, c->b);
+        ty_tensor *s = p ? ty_sum_all(p) : NULL;
+        ty_tensor_release(p);
+        if (!s) rc = -1;
+        ty_tensor_release(s);
+    }
+    ty_set_grad_enabled(prev);
+    return rc;
+}
+
+static void bench_small_backward(void) {
+    const int64_t n = 4;
+    small_ctx c = {ty_randn(1, &n, TY_F32, NULL), ty_randn(1, &n, TY_F32, NULL), 20000};
+    ty_set_requires_grad(c.a, true);
+    ty_set_requires_grad(c.b, true);
+    int64_t live = ty_live_tensors();
+    double t_bwd = 1e9, t_fwd = 1e9;
+    for (int round = 0; round < 3; round++) {
+        double a = median_time(run_mul_sum_backward, &c, 5, 1);
+        double b = median_time(run_mul_sum_no_grad, &c, 5, 1);
+        if (a < t_bwd) t_bwd = a;
+        if (b < t_fwd) t_fwd = b;
+    }
+    if (ty_live_tensors() != live) {
+        fprintf(stderr, "tybench: small-mul-sum-backward leaks: %lld live tensors, was %lld\n",
+                (long long)ty_live_tensors(), (long long)live);
+        exit(1);
+    }
+    double us_bwd = t_bwd / c.iters * 1e6, us_fwd = t_fwd / c.iters * 1e6;
+    printf("small-mul-sum-backward: %.2f us/iter  (forward without grad: %.2f us/iter, ratio "
+           "%.3f)\n",
+           us_bwd, us_fwd, us_fwd / us_bwd);
+    ty_tensor_release(c.a);
+    ty_tensor_release(c.b);
+}
+
 static int wanted(const char *only, const char *name) {
     if (!only) return 1;
     size_t len = strlen(name);
@@ -163,6 +235,7 @@ int main(int argc, char **argv) {
     ty_manual_seed(0);
     if (wanted(only, "sgemm-1024")) bench_sgemm();
     if (wanted(only, "axpb-16m")) bench_axpb();
+    if (wanted(only, "small-mul-sum-backward")) bench_small_backward();
     printf("# tycho %s, %d threads\n", TY_VERSION, ty_get_num_threads());
     return 0;
 }

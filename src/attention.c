@@ -25,8 +25,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "autograd.h"
+#include "elementwise.h"
 #include "error.h"
+#include "linalg.h"
 #include "nn_kernels.h"
+#include "reduce.h"
 
 /* The mask of one batch item: element (i, j) is at i * si + j * sj (strides 0
  * where the mask broadcasts). At most one of keep and add is set. */
@@ -144,13 +148,13 @@ static int check_args(const ty_tensor *q, const ty_tensor *k, const ty_tensor *v
     return 0;
 }
 
-ty_tensor *ty_attention(ty_tensor *q, ty_tensor *k, ty_tensor *v, ty_tensor *mask,
-                        const ty_attention_opts *opts, ty_tensor **weights_out) {
+/* The forward pass with no autograd (ty_attention is below). */
+static ty_tensor *attention_forward(ty_tensor *q, ty_tensor *k, ty_tensor *v, ty_tensor *mask,
+                                    ty_attention_opts o, ty_tensor **weights_out) {
     const char *fn = "attention";
     char bm[256], bw[256];
     if (weights_out) *weights_out = NULL;
     if (check_args(q, k, v, mask) < 0) return NULL;
-    ty_attention_opts o = opts ? *opts : (ty_attention_opts){0};
 
     /* batch shape: q, k and v's leading dims broadcast together */
     int bnd;
@@ -265,4 +269,117 @@ fail:
     ty_tensor_release(out);
     ty_tensor_release(w);
     return NULL;
+}
+
+/* ---- autograd ----
+ *
+ * The node has two outputs, the result O and the weights P (so weights_out
+ * is differentiable), and four inputs: q, k, v and a float mask (a bool
+ * mask cannot require grad and is not an input). With S the masked scores,
+ * gO and gP the gradients reaching O and P, and the batch dims broadcast:
+ *   dP = gO v^T + gP
+ *   dS = P * (dP - rowsum(dP * P))      (softmax's backward)
+ *   dq = scale dS k,   dk = scale dS^T q,   dv = P^T gO,   dmask = dS
+ * each summed back to its input's shape. A fully masked query row has P = 0,
+ * so its dS, and with it its share of every gradient, is exactly 0 (no
+ * NaN). Masked entries (P = 0) get dS = 0 too. There is one path only:
+ * built from differentiable ops (matmul, mul, sum, ...) with P coming back
+ * from the node with its history, it serves create_graph as it is, and the
+ * four GEMMs dominate its cost anyway, so a fused path would buy little. */
+
+/* The last two dims of t swapped (a view). */
+static ty_tensor *mT(ty_tensor *t) {
+    return t ? ty_transpose(t, t->ndim - 2, t->ndim - 1) : NULL;
+}
+
+/* scale * (a @ b), summed down to meta's shape. */
+static ty_tensor *scaled_product_to(ty_tensor *a, ty_tensor *b, double scale, const ty_meta *m) {
+    ty_tensor *p = a && b ? ty_matmul(a, b) : NULL;
+    ty_tensor *ps = p && scale != 1 ? ty_mul_scalar(p, scale) : ty_tensor_retain(p);
+    ty_tensor *r = ps ? ty_sum_to(ps, m->ndim, m->shape) : NULL;
+    ty_tensor_release(p);
+    ty_tensor_release(ps);
+    return r;
+}
+
+/* Node layout: saved 0 = q, 1 = k, 2 = v, 3 = P (output 1); d[0] = scale. */
+static int attention_backward(ty_node *n, ty_tensor *const *grad_out, ty_tensor **grad_in) {
+    double scale = n->d[0];
+    ty_tensor *gO = grad_out[0], *gP = grad_out[1];
+    ty_tensor *q = ty_saved(n, 0), *k = q ? ty_saved(n, 1) : NULL;
+    ty_tensor *v = k ? ty_saved(n, 2) : NULL, *P = v ? ty_saved(n, 3) : NULL;
+    int rc = P ? 0 : -1;
+
+    if (rc == 0 && ty_node_needs_grad(n, 2)) {
+        ty_tensor *Pt = mT(P);
+        grad_in[2] = scaled_product_to(Pt, gO, 1, &n->input_meta[2]);
+        ty_tensor_release(Pt);
+        if (!grad_in[2]) rc = -1;
+    }
+    bool need_scores =
+        ty_node_needs_grad(n, 0) || ty_node_needs_grad(n, 1) || ty_node_needs_grad(n, 3);
+    if (rc == 0 && need_scores) {
+        ty_tensor *vt = mT(v);
+        ty_tensor *gov = vt ? ty_matmul(gO, vt) : NULL;
+        ty_tensor *dP = gov ? ty_add(gov, gP) : NULL;
+        ty_tensor *dPP = dP ? ty_mul(dP, P) : NULL;
+        int last = P->ndim - 1;
+        ty_tensor *rs = dPP ? ty_sum(dPP, 1, &last, true) : NULL;
+        ty_tensor *diff = rs ? ty_sub(dP, rs) : NULL;
+        ty_tensor *dS = diff ? ty_mul(P, diff) : NULL;
+        ty_tensor *tmp[] = {vt, gov, dP, dPP, rs, diff};
+        for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) ty_tensor_release(tmp[i]);
+        if (!dS) rc = -1;
+        if (rc == 0 && ty_node_needs_grad(n, 0)) {
+            grad_in[0] = scaled_product_to(dS, k, scale, &n->input_meta[0]);
+            if (!grad_in[0]) rc = -1;
+        }
+        if (rc == 0 && ty_node_needs_grad(n, 1)) {
+            ty_tensor *dSt = mT(dS);
+            grad_in[1] = scaled_product_to(dSt, q, scale, &n->input_meta[1]);
+            ty_tensor_release(dSt);
+            if (!grad_in[1]) rc = -1;
+        }
+        if (rc == 0 && ty_node_needs_grad(n, 3)) {
+            grad_in[3] = ty_sum_to(dS, n->input_meta[3].ndim, n->input_meta[3].shape);
+            if (!grad_in[3]) rc = -1;
+        }
+        ty_tensor_release(dS);
+    }
+    ty_tensor_release(q);
+    ty_tensor_release(k);
+    ty_tensor_release(v);
+    ty_tensor_release(P);
+    return rc;
+}
+
+ty_tensor *ty_attention(ty_tensor *q, ty_tensor *k, ty_tensor *v, ty_tensor *mask,
+                        const ty_attention_opts *opts, ty_tensor **weights_out) {
+    ty_attention_opts o = opts ? *opts : (ty_attention_opts){0};
+    if (weights_out) *weights_out = NULL;
+    /* a float mask is added to the scores and can take a gradient too */
+    ty_tensor *fmask = mask && ty_dtype_is_float(mask->dtype) ? mask : NULL;
+    ty_tensor *inputs[4] = {q, k, v, fmask};
+    /* the backward needs the weights of every batch item, not just one
+     * item's scratch: keep them when recording */
+    bool record = ty_any_requires_grad(4, inputs);
+    ty_tensor *w = NULL;
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = attention_forward(q, k, v, mask, o, weights_out || record ? &w : NULL);
+    ty_set_grad_enabled(prev);
+    if (!out) return NULL;
+    ty_node *n = ty_record("attention", attention_backward, 4, inputs, 2, (ty_tensor *[]){out, w});
+    if (n) {
+        int64_t D = q->shape[q->ndim - 1];
+        ty_save(n, 0, q);
+        ty_save(n, 1, k);
+        ty_save(n, 2, v);
+        ty_save_output(n, 3, w);
+        n->d[0] = o.scale > 0 ? o.scale : D > 0 ? 1.0 / sqrt((double)D) : 1.0;
+    }
+    if (weights_out)
+        *weights_out = w;
+    else
+        ty_tensor_release(w);
+    return out;
 }

@@ -84,9 +84,7 @@ static void destroy_node(ty_node *n) {
         else
             free(n->ctx);
     }
-    free(n->edges);
-    free(n->input_meta);
-    free(n);
+    free(n); /* edges and metas live in the same block */
 }
 
 void ty_node_release(ty_node *n) {
@@ -168,19 +166,23 @@ ty_node *ty_record(const char *name, ty_backward_fn fn, int n_in, ty_tensor *con
     }
     ty_autograd_init();
 
-    ty_node *n = calloc(1, sizeof *n);
-    ty_edge *edges = calloc((size_t)(n_in ? n_in : 1), sizeof *edges);
-    ty_meta *meta = calloc((size_t)(n_in ? n_in : 1), sizeof *meta);
-    if (!n || !edges || !meta) {
-        free(n);
-        free(edges);
-        free(meta);
+    /* One allocation for the node, its edges and both meta arrays: small
+     * graphs are recorded at every step, so malloc calls count. */
+    size_t size = sizeof(ty_node) + sizeof(ty_edge) * (size_t)n_in +
+                  sizeof(ty_meta) * (size_t)(n_in + n_out);
+    ty_node *n = malloc(size);
+    if (!n) {
         /* The outputs stay usable as plain values; the failure is reported
          * by marking them so a later backward cannot silently skip the op. */
         ty_error("%s: out of memory while recording for autograd", name);
         for (int k = 0; k < n_out; k++) outputs[k]->requires_grad = true;
         return NULL;
     }
+    memset(n, 0, sizeof *n);
+    ty_edge *edges = (ty_edge *)(n + 1);
+    ty_meta *meta = (ty_meta *)(edges + n_in);
+    memset(edges, 0, sizeof(ty_edge) * (size_t)n_in);
+    n->output_meta = meta + n_in;
     n->refcount = 0;
     n->name = name;
     n->backward = fn;

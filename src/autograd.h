@@ -126,10 +126,10 @@ struct ty_node {
     bool broken;   /* recording ran out of memory: backward must fail */
 
     int n_inputs;
-    ty_edge *edges;      /* n_inputs */
+    ty_edge *edges;      /* n_inputs (one allocation with the node) */
     ty_meta *input_meta; /* n_inputs */
     int n_outputs;
-    ty_meta output_meta[TY_NODE_MAX_OUTPUTS];
+    ty_meta *output_meta; /* n_outputs */
 
     ty_saved_tensor saved[TY_NODE_MAX_SAVED];
 

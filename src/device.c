@@ -12,6 +12,8 @@
 
 /* 64-byte alignment: a cache line, and enough for AVX-512 loads. */
 #define TY_CPU_ALIGN 64
+/* Up to this size a block needs no more than malloc's alignment. */
+#define TY_SMALL_BLOCK 1024
 
 /* Large blocks (at least 1 MiB) are 2 MiB aligned and advised as huge pages,
  * and a few freed ones are kept for reuse: a training loop allocates the
@@ -103,7 +105,11 @@ static void *cpu_alloc(ty_device dev, size_t nbytes) {
     }
     if (big) p = cache_take(rounded);
     if (!p) {
-        p = aligned_alloc(big ? TY_HUGE_ALIGN : TY_CPU_ALIGN, rounded);
+        /* Small blocks come from plain malloc (16-byte aligned): memalign
+         * fragments glibc's heap and costs more than the tiny kernel that
+         * uses the block. */
+        p = rounded <= TY_SMALL_BLOCK ? malloc(rounded)
+                                      : aligned_alloc(big ? TY_HUGE_ALIGN : TY_CPU_ALIGN, rounded);
         if (!p && big) {
             ty_cpu_empty_cache(); /* the cache may be what stands in the way */
             p = aligned_alloc(TY_HUGE_ALIGN, rounded);

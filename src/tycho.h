@@ -14,6 +14,7 @@
 #include "device.h"
 #include "tensor.h"
 #include "autograd.h"
+#include "optim.h"
 #include "parallel.h"
 #include "rng.h"
 #include "creation.h"
