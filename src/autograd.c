@@ -99,9 +99,11 @@ void ty_node_release(ty_node *n) {
     draining = true;
     while (dying.n > 0) destroy_node(dying.items[--dying.n]);
     draining = false;
-    free(dying.items);
-    dying.items = NULL;
-    dying.cap = 0;
+    if (dying.cap > 4096) { /* keep a small queue for the next release */
+        free(dying.items);
+        dying.items = NULL;
+        dying.cap = 0;
+    }
 }
 
 void ty_autograd_init(void) {
@@ -168,8 +170,8 @@ ty_node *ty_record(const char *name, ty_backward_fn fn, int n_in, ty_tensor *con
 
     /* One allocation for the node, its edges and both meta arrays: small
      * graphs are recorded at every step, so malloc calls count. */
-    size_t size = sizeof(ty_node) + sizeof(ty_edge) * (size_t)n_in +
-                  sizeof(ty_meta) * (size_t)(n_in + n_out);
+    size_t size =
+        sizeof(ty_node) + sizeof(ty_edge) * (size_t)n_in + sizeof(ty_meta) * (size_t)(n_in + n_out);
     ty_node *n = malloc(size);
     if (!n) {
         /* The outputs stay usable as plain values; the failure is reported

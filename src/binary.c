@@ -3,14 +3,15 @@
  * kernels addcmul_, addcdiv_ and lerp.
  *
  * Each op is one row of `binary_ops`: its name, its kind (which decides the
- * result dtype), a row kernel (see iter.h) per compute dtype, a relative
- * cost, and a backward slot for the autograd issue. Operands are converted
- * to the compute dtype first (a copy only when the dtype differs), so every
- * kernel sees one element type; a scalar becomes a 0-d tensor, which the
- * kernels see as a stride-0 operand with a loop of its own. */
+ * result dtype), a row kernel (see iter.h) per compute dtype and a relative
+ * cost. Operands are converted to the compute dtype first (a copy only when
+ * the dtype differs), so every kernel sees one element type; a scalar
+ * becomes a 0-d tensor, which the kernels see as a stride-0 operand with a
+ * loop of its own. The autograd section records the differentiable ops. */
 #include <math.h>
 #include <stdio.h>
 
+#include "autograd.h"
 #include "elementwise.h"
 #include "error.h"
 #include "iter.h"
@@ -173,7 +174,6 @@ typedef struct {
     binary_kind kind;
     ty_iter_kernel kernel[TY_NUM_DTYPES]; /* by compute dtype; NULL: not supported */
     int cost;                             /* per element, relative to an add */
-    void *backward;                       /* the autograd issue fills this in */
 } binary_op;
 
 /* Ordering comparisons on bool compare 0 and 1, which the u8 kernels do. */
@@ -185,14 +185,12 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                         [TY_I64] = add_i64,
                         [TY_F32] = add_f32,
                         [TY_F64] = add_f64},
-                       1,
-                       NULL},
+                       1},
     [TY_BINARY_SUB] =
         {"sub",
          KIND_ARITH,
          {[TY_U8] = sub_u8, [TY_I64] = sub_i64, [TY_F32] = sub_f32, [TY_F64] = sub_f64},
-         1,
-         NULL},
+         1},
     [TY_BINARY_MUL] = {"mul",
                        KIND_ARITH,
                        {[TY_BOOL] = and_b,
@@ -200,15 +198,13 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                         [TY_I64] = mul_i64,
                         [TY_F32] = mul_f32,
                         [TY_F64] = mul_f64},
-                       1,
-                       NULL},
-    [TY_BINARY_DIV] = {"div", KIND_TRUEDIV, {[TY_F32] = div_f32, [TY_F64] = div_f64}, 1, NULL},
+                       1},
+    [TY_BINARY_DIV] = {"div", KIND_TRUEDIV, {[TY_F32] = div_f32, [TY_F64] = div_f64}, 1},
     [TY_BINARY_POW] =
         {"pow",
          KIND_ARITH,
          {[TY_U8] = pow_u8, [TY_I64] = pow_i64, [TY_F32] = pow_f32, [TY_F64] = pow_f64},
-         16,
-         NULL},
+         16},
     [TY_BINARY_MAXIMUM] = {"maximum",
                            KIND_ARITH,
                            {[TY_BOOL] = or_b,
@@ -216,8 +212,7 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                             [TY_I64] = maximum_i64,
                             [TY_F32] = maximum_f32,
                             [TY_F64] = maximum_f64},
-                           1,
-                           NULL},
+                           1},
     [TY_BINARY_MINIMUM] = {"minimum",
                            KIND_ARITH,
                            {[TY_BOOL] = and_b,
@@ -225,8 +220,7 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                             [TY_I64] = minimum_i64,
                             [TY_F32] = minimum_f32,
                             [TY_F64] = minimum_f64},
-                           1,
-                           NULL},
+                           1},
     [TY_BINARY_EQ] = {"eq",
                       KIND_COMPARE,
                       {[TY_BOOL] = eq_u8,
@@ -234,8 +228,7 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                        [TY_I64] = eq_i64,
                        [TY_F32] = eq_f32,
                        [TY_F64] = eq_f64},
-                      1,
-                      NULL},
+                      1},
     [TY_BINARY_NE] = {"ne",
                       KIND_COMPARE,
                       {[TY_BOOL] = ne_u8,
@@ -243,8 +236,7 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                        [TY_I64] = ne_i64,
                        [TY_F32] = ne_f32,
                        [TY_F64] = ne_f64},
-                      1,
-                      NULL},
+                      1},
     [TY_BINARY_LT] = {"lt",
                       KIND_COMPARE,
                       {[TY_BOOL] = lt_u8,
@@ -252,8 +244,7 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                        [TY_I64] = lt_i64,
                        [TY_F32] = lt_f32,
                        [TY_F64] = lt_f64},
-                      1,
-                      NULL},
+                      1},
     [TY_BINARY_LE] = {"le",
                       KIND_COMPARE,
                       {[TY_BOOL] = le_u8,
@@ -261,8 +252,7 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                        [TY_I64] = le_i64,
                        [TY_F32] = le_f32,
                        [TY_F64] = le_f64},
-                      1,
-                      NULL},
+                      1},
     [TY_BINARY_GT] = {"gt",
                       KIND_COMPARE,
                       {[TY_BOOL] = gt_u8,
@@ -270,8 +260,7 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                        [TY_I64] = gt_i64,
                        [TY_F32] = gt_f32,
                        [TY_F64] = gt_f64},
-                      1,
-                      NULL},
+                      1},
     [TY_BINARY_GE] = {"ge",
                       KIND_COMPARE,
                       {[TY_BOOL] = ge_u8,
@@ -279,11 +268,10 @@ static const binary_op binary_ops[TY_BINARY_NUM] = {
                        [TY_I64] = ge_i64,
                        [TY_F32] = ge_f32,
                        [TY_F64] = ge_f64},
-                      1,
-                      NULL},
-    [TY_BINARY_LOGICAL_AND] = {"logical_and", KIND_LOGICAL, {[TY_BOOL] = and_b}, 1, NULL},
-    [TY_BINARY_LOGICAL_OR] = {"logical_or", KIND_LOGICAL, {[TY_BOOL] = or_b}, 1, NULL},
-    [TY_BINARY_LOGICAL_XOR] = {"logical_xor", KIND_LOGICAL, {[TY_BOOL] = xor_b}, 1, NULL},
+                      1},
+    [TY_BINARY_LOGICAL_AND] = {"logical_and", KIND_LOGICAL, {[TY_BOOL] = and_b}, 1},
+    [TY_BINARY_LOGICAL_OR] = {"logical_or", KIND_LOGICAL, {[TY_BOOL] = or_b}, 1},
+    [TY_BINARY_LOGICAL_XOR] = {"logical_xor", KIND_LOGICAL, {[TY_BOOL] = xor_b}, 1},
 };
 
 const char *ty_binary_name(ty_binary_op op) {
@@ -409,6 +397,248 @@ static int binary_in(const char *fn, const binary_op *op, ty_tensor *a, ty_tenso
     return rc;
 }
 
+/* ---- autograd ----
+ *
+ * add, sub, mul, div, pow, maximum and minimum (also their scalar forms,
+ * where the number is a 0-d operand that needs no gradient) record one
+ * node with binary_backward:
+ *   inputs      a, b
+ *   n->i[0]     the op (a ty_binary_op)
+ *   saved 0, 1  a and b, where a formula reads them (binary_saves)
+ *   saved 2     the output y (pow, for the exponent's gradient)
+ * Comparisons and logical ops give bool and record nothing. The formulas
+ * are PyTorch's (tools/autograd/derivatives.yaml), built from the public
+ * differentiable ops so that a backward run with create_graph records
+ * itself; each gradient is summed back to its input's shape (ty_sum_to),
+ * and the engine casts it to the input's dtype. */
+
+/* The temporaries of one formula. Each step takes operands that may be
+ * NULL (an earlier step failed, with the error set) and then gives NULL
+ * itself, so a formula reads as a straight sequence checked once at the
+ * end, and temps_release frees everything it made. */
+#define MAX_TEMPS 24
+typedef struct {
+    ty_tensor *t[MAX_TEMPS];
+    int n;
+} temps;
+
+static ty_tensor *keep(temps *s, ty_tensor *t) {
+    if (!t) return NULL;
+    if (s->n == MAX_TEMPS) {
+        ty_tensor_release(t);
+        ty_error("binary backward: too many temporaries");
+        return NULL;
+    }
+    s->t[s->n++] = t;
+    return t;
+}
+
+static void temps_release(temps *s) {
+    for (int k = 0; k < s->n; k++) ty_tensor_release(s->t[k]);
+    s->n = 0;
+}
+
+/* f(a, b) for a binary op f (ty_mul, ty_eq, ty_logical_and, ...) */
+static ty_tensor *t_bin(temps *s, ty_tensor *(*f)(ty_tensor *, ty_tensor *), ty_tensor *a,
+                        ty_tensor *b) {
+    return a && b ? keep(s, f(a, b)) : NULL;
+}
+static ty_tensor *t_un(temps *s, ty_tensor *(*f)(ty_tensor *), ty_tensor *a) {
+    return a ? keep(s, f(a)) : NULL;
+}
+/* f(a, v) for an op with a number (ty_mul_scalar, ty_eq_scalar, ...) */
+static ty_tensor *t_num(temps *s, ty_tensor *(*f)(ty_tensor *, double), ty_tensor *a, double v) {
+    return a ? keep(s, f(a, v)) : NULL;
+}
+static ty_tensor *t_where(temps *s, ty_tensor *cond, ty_tensor *a, ty_tensor *b) {
+    return cond && a && b ? keep(s, ty_where(cond, a, b)) : NULL;
+}
+/* 0 as a 0-d tensor of like's dtype, for where(mask, 0, g) */
+static ty_tensor *t_zero(temps *s, ty_tensor *like) {
+    return like ? keep(s, ty_scalar(0, like->dtype)) : NULL;
+}
+
+/* g summed to input i's shape, as a new reference the caller owns. */
+static ty_tensor *grad_for(const ty_node *n, int i, ty_tensor *g) {
+    return g ? ty_sum_to(g, n->input_meta[i].ndim, n->input_meta[i].shape) : NULL;
+}
+
+/* Which of a, b and the output the backward of op reads, given which
+ * inputs want a gradient (the same answer when recording and when
+ * running the backward). */
+static void binary_saves(ty_binary_op op, bool need_a, bool need_b, bool *sa, bool *sb, bool *sy) {
+    *sa = *sb = *sy = false;
+    switch (op) {
+    case TY_BINARY_MUL: /* ga = g b, gb = g a */
+        *sa = need_b;
+        *sb = need_a;
+        break;
+    case TY_BINARY_DIV: /* ga = g / b, gb = -g a / b^2 */
+        *sa = need_b;
+        *sb = true;
+        break;
+    case TY_BINARY_POW:
+        *sa = *sb = true;
+        *sy = need_b;
+        break;
+    case TY_BINARY_MAXIMUM:
+    case TY_BINARY_MINIMUM:
+        *sa = *sb = true;
+        break;
+    default: /* add, sub */
+        break;
+    }
+}
+
+/* The gradients of a and b (before summing to their shapes) into *ga and
+ * *gb, for the inputs that want one. Everything made is kept in s. */
+static void binary_grads(temps *s, ty_binary_op op, ty_tensor *g, ty_tensor *a, ty_tensor *b,
+                         ty_tensor *y, bool need_a, bool need_b, ty_tensor **ga, ty_tensor **gb) {
+    switch (op) {
+    case TY_BINARY_ADD:
+        *ga = g;
+        *gb = g;
+        break;
+    case TY_BINARY_SUB:
+        *ga = g;
+        *gb = need_b ? t_un(s, ty_neg, g) : NULL;
+        break;
+    case TY_BINARY_MUL:
+        *ga = need_a ? t_bin(s, ty_mul, g, b) : NULL;
+        *gb = need_b ? t_bin(s, ty_mul, g, a) : NULL;
+        break;
+    case TY_BINARY_DIV:
+        *ga = need_a ? t_bin(s, ty_div, g, b) : NULL;
+        /* -g ((a / b) / b), PyTorch's order */
+        *gb = need_b ? t_bin(s, ty_mul, t_un(s, ty_neg, g),
+                             t_bin(s, ty_div, t_bin(s, ty_div, a, b), b))
+                     : NULL;
+        break;
+    case TY_BINARY_POW:
+        /* ga = g b a^(b-1), and 0 where b == 0 (also for a == 0) */
+        if (need_a) {
+            ty_tensor *p = t_bin(s, ty_pow, a, t_num(s, ty_sub_scalar, b, 1));
+            ty_tensor *d = t_bin(s, ty_mul, g, t_bin(s, ty_mul, b, p));
+            *ga = t_where(s, t_num(s, ty_eq_scalar, b, 0), t_zero(s, d), d);
+        }
+        /* gb = g y log(a), and 0 where a == 0 and b >= 0 (the limit from
+         * the right, where log(0) would give -inf or NaN) */
+        if (need_b) {
+            ty_tensor *d = t_bin(s, ty_mul, g, t_bin(s, ty_mul, y, t_un(s, ty_log, a)));
+            ty_tensor *at0 = t_bin(s, ty_logical_and, t_num(s, ty_eq_scalar, a, 0),
+                                   t_num(s, ty_ge_scalar, b, 0));
+            *gb = t_where(s, at0, t_zero(s, d), d);
+        }
+        break;
+    case TY_BINARY_MAXIMUM:
+    case TY_BINARY_MINIMUM: {
+        /* ties split the gradient evenly; the smaller (maximum) or larger
+         * (minimum) input gets 0; NaN makes both comparisons false, so
+         * both inputs get g */
+        ty_tensor *w = t_where(s, t_bin(s, ty_eq, a, b), t_num(s, ty_mul_scalar, g, 0.5), g);
+        ty_tensor *(*lose_a)(ty_tensor *, ty_tensor *) = op == TY_BINARY_MAXIMUM ? ty_lt : ty_gt;
+        ty_tensor *(*lose_b)(ty_tensor *, ty_tensor *) = op == TY_BINARY_MAXIMUM ? ty_gt : ty_lt;
+        *ga = need_a ? t_where(s, t_bin(s, lose_a, a, b), t_zero(s, g), w) : NULL;
+        *gb = need_b ? t_where(s, t_bin(s, lose_b, a, b), t_zero(s, g), w) : NULL;
+        break;
+    }
+    default:
+        ty_error("binary backward: %s is not differentiable", ty_binary_name(op));
+        break;
+    }
+}
+
+static int binary_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_binary_op op = (ty_binary_op)n->i[0];
+    bool need_a = ty_node_needs_grad(n, 0), need_b = ty_node_needs_grad(n, 1), sa, sb, sy;
+    binary_saves(op, need_a, need_b, &sa, &sb, &sy);
+    temps s = {0};
+    ty_tensor *a = NULL, *b = NULL, *y = NULL, *ga = NULL, *gb = NULL;
+    if ((sa && !(a = keep(&s, ty_saved(n, 0)))) || (sb && !(b = keep(&s, ty_saved(n, 1)))) ||
+        (sy && !(y = keep(&s, ty_saved(n, 2))))) {
+        temps_release(&s);
+        return -1;
+    }
+    binary_grads(&s, op, g[0], a, b, y, need_a, need_b, &ga, &gb);
+    int rc = 0;
+    if (need_a && !(gi[0] = grad_for(n, 0, ga))) rc = -1;
+    if (rc == 0 && need_b && !(gi[1] = grad_for(n, 1, gb))) rc = -1;
+    temps_release(&s);
+    return rc;
+}
+
+/* Comparisons and logical ops give bool: no gradient. */
+static bool differentiable(ty_binary_op op) {
+    return binary_ops[op].kind == KIND_ARITH || binary_ops[op].kind == KIND_TRUEDIV;
+}
+
+/* Records y = a op b for the differentiable ops. */
+static void binary_record(ty_binary_op op, ty_tensor *a, ty_tensor *b, ty_tensor *y) {
+    if (!differentiable(op)) return;
+    ty_node *n = ty_record(binary_ops[op].name, binary_backward, 2, (ty_tensor *[]){a, b}, 1, &y);
+    if (!n) return;
+    n->i[0] = op;
+    bool sa, sb, sy;
+    binary_saves(op, ty_node_needs_grad(n, 0), ty_node_needs_grad(n, 1), &sa, &sb, &sy);
+    if (sa) ty_save(n, 0, a);
+    if (sb) ty_save(n, 1, b);
+    if (sy) ty_save_output(n, 2, y);
+}
+
+/* a op b into a fresh tensor, recorded for autograd; pdt is the operands'
+ * promoted dtype. square: pow's x^2 (b is the 2), computed as x*x. */
+static ty_tensor *binary_out_recorded(ty_binary_op op, ty_tensor *a, ty_tensor *b, ty_dtype pdt,
+                                      bool square) {
+    const binary_op *o = &binary_ops[op];
+    /* The casts inside are part of this op, not nodes of their own. */
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *r = square ? binary_out(o->name, &binary_ops[TY_BINARY_MUL], a, a, a->dtype)
+                          : binary_out(o->name, o, a, b, pdt);
+    ty_set_grad_enabled(prev);
+    if (r) binary_record(op, a, b, r);
+    return r;
+}
+
+/* r converted to target's dtype (a recorded cast) and committed into
+ * target, which takes over r's history; r is consumed. */
+static int commit_into(const char *fn, ty_tensor *target, ty_tensor *r) {
+    if (r && r->dtype != target->dtype) {
+        ty_tensor *c = ty_cast(r, target->dtype);
+        ty_tensor_release(r);
+        r = c;
+    }
+    return ty_inplace_commit(fn, target, r);
+}
+
+/* a = a op b while autograd records: checked as binary_in does, computed
+ * out of place (recording the node) and committed into a. When the
+ * backward reads a, it reads a clone, since a itself is overwritten. */
+static int binary_in_recorded(const char *fn, ty_binary_op op, ty_tensor *a, ty_tensor *b,
+                              ty_dtype pdt, bool square) {
+    const binary_op *o = &binary_ops[op];
+    if (check_operands(fn, a, b) < 0 || check_fits_target(fn, a, b) < 0) return -1;
+    ty_dtype cdt, rdt;
+    if (op_dtypes(fn, o, pdt, &cdt, &rdt) < 0) return -1;
+    if (ty_check_inplace_target(fn, a, rdt) < 0) return -1;
+    if (!differentiable(op)) {
+        /* A bool result has no gradient, so it cannot take over a's history. */
+        if (a->requires_grad)
+            return ty_error("%s: not differentiable, so it cannot overwrite a tensor that "
+                            "requires grad",
+                            fn);
+        bool prev = ty_set_grad_enabled(false);
+        int rc = binary_in(fn, o, a, b, pdt);
+        ty_set_grad_enabled(prev);
+        return rc;
+    }
+    bool reads_a = op != TY_BINARY_ADD && op != TY_BINARY_SUB;
+    ty_tensor *src = reads_a ? ty_clone(a) : ty_tensor_retain(a);
+    if (!src) return -1;
+    ty_tensor *r = binary_out_recorded(op, src, b == a ? src : b, pdt, square);
+    ty_tensor_release(src);
+    return commit_into(fn, a, r);
+}
+
 static const binary_op *lookup(ty_binary_op op) {
     if ((unsigned)op < TY_BINARY_NUM) return &binary_ops[op];
     ty_error("binary: unknown op %d", (int)op);
@@ -417,7 +647,7 @@ static const binary_op *lookup(ty_binary_op op) {
 
 ty_tensor *ty_binary(ty_binary_op op, ty_tensor *a, ty_tensor *b) {
     const binary_op *o = lookup(op);
-    return o ? binary_out(o->name, o, a, b, ty_result_type(a, b)) : NULL;
+    return o ? binary_out_recorded(op, a, b, ty_result_type(a, b), false) : NULL;
 }
 
 int ty_binary_(ty_binary_op op, ty_tensor *a, ty_tensor *b) {
@@ -425,6 +655,8 @@ int ty_binary_(ty_binary_op op, ty_tensor *a, ty_tensor *b) {
     if (!o) return -1;
     char fn[32];
     snprintf(fn, sizeof fn, "%s_", o->name);
+    if (ty_inplace_needs_grad(a, 1, &b))
+        return binary_in_recorded(fn, op, a, b, ty_result_type(a, b), false);
     return binary_in(fn, o, a, b, ty_result_type(a, b));
 }
 
@@ -472,11 +704,10 @@ ty_tensor *ty_binary_scalar(ty_binary_op op, ty_tensor *x, double s) {
     if (!o || ty_check_cpu(o->name, x) < 0) return NULL;
     int special = pow_scalar_case(o->name, op, x, s);
     if (special < 0) return NULL;
-    if (special) return binary_out(o->name, &binary_ops[TY_BINARY_MUL], x, x, x->dtype);
     ty_dtype pdt;
     ty_tensor *st = scalar_operand(o, x, s, &pdt);
     if (!st) return NULL;
-    ty_tensor *r = binary_out(o->name, o, x, st, pdt);
+    ty_tensor *r = binary_out_recorded(op, x, st, pdt, special);
     ty_tensor_release(st);
     return r;
 }
@@ -487,7 +718,7 @@ ty_tensor *ty_binary_rscalar(ty_binary_op op, double s, ty_tensor *x) {
     ty_dtype pdt;
     ty_tensor *st = scalar_operand(o, x, s, &pdt);
     if (!st) return NULL;
-    ty_tensor *r = binary_out(o->name, o, st, x, pdt);
+    ty_tensor *r = binary_out_recorded(op, st, x, pdt, false);
     ty_tensor_release(st);
     return r;
 }
@@ -500,11 +731,16 @@ int ty_binary_scalar_(ty_binary_op op, ty_tensor *x, double s) {
     if (ty_check_cpu(fn, x) < 0) return -1;
     int special = pow_scalar_case(fn, op, x, s);
     if (special < 0) return -1;
-    if (special) return binary_in(fn, &binary_ops[TY_BINARY_MUL], x, x, x->dtype);
     ty_dtype pdt;
     ty_tensor *st = scalar_operand(o, x, s, &pdt);
     if (!st) return -1;
-    int rc = binary_in(fn, o, x, st, pdt);
+    int rc;
+    if (ty_inplace_needs_grad(x, 0, NULL))
+        rc = binary_in_recorded(fn, op, x, st, pdt, special);
+    else if (special)
+        rc = binary_in(fn, &binary_ops[TY_BINARY_MUL], x, x, x->dtype);
+    else
+        rc = binary_in(fn, o, x, st, pdt);
     ty_tensor_release(st);
     return rc;
 }
@@ -662,7 +898,7 @@ DEFINE_WHERE(16, uint16_t)
 DEFINE_WHERE(32, uint32_t)
 DEFINE_WHERE(64, uint64_t)
 
-ty_tensor *ty_where(ty_tensor *cond, ty_tensor *a, ty_tensor *b) {
+static ty_tensor *where_forward(ty_tensor *cond, ty_tensor *a, ty_tensor *b) {
     const char *fn = "where";
     if (check_operands(fn, cond, a) < 0 || check_operands(fn, cond, b) < 0) return NULL;
     if (cond->dtype != TY_BOOL && cond->dtype != TY_U8) {
@@ -702,6 +938,34 @@ ty_tensor *ty_where(ty_tensor *cond, ty_tensor *a, ty_tensor *b) {
     }
     ty_tensor_release(ac);
     ty_tensor_release(bc);
+    return out;
+}
+
+/* where's node: inputs a and b, the condition saved in slot 0. Each
+ * branch gets g where it was chosen and 0 elsewhere, summed to its shape;
+ * the condition gets nothing. */
+static int where_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    temps s = {0};
+    ty_tensor *cond = keep(&s, ty_saved(n, 0));
+    ty_tensor *zero = t_zero(&s, g[0]);
+    int rc = cond && zero ? 0 : -1;
+    if (rc == 0 && ty_node_needs_grad(n, 0) &&
+        !(gi[0] = grad_for(n, 0, t_where(&s, cond, g[0], zero))))
+        rc = -1;
+    if (rc == 0 && ty_node_needs_grad(n, 1) &&
+        !(gi[1] = grad_for(n, 1, t_where(&s, cond, zero, g[0]))))
+        rc = -1;
+    temps_release(&s);
+    return rc;
+}
+
+ty_tensor *ty_where(ty_tensor *cond, ty_tensor *a, ty_tensor *b) {
+    /* The casts inside are part of this op, not nodes of their own. */
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = where_forward(cond, a, b);
+    ty_set_grad_enabled(prev);
+    ty_node *n = out ? ty_record("where", where_backward, 2, (ty_tensor *[]){a, b}, 1, &out) : NULL;
+    if (n) ty_save(n, 0, cond);
     return out;
 }
 
@@ -745,16 +1009,22 @@ DEFINE_TERNARY(addcdiv, f64, double, x + p0 * y / z)
 DEFINE_TERNARY(lerp, f32, float, fabsf(z) < 0.5f ? x + z * (y - x) : y - (y - x) * (1.0f - z))
 DEFINE_TERNARY(lerp, f64, double, fabs(z) < 0.5 ? x + z * (y - x) : y - (y - x) * (1.0 - z))
 
-/* self = kernel(self, y, z) for a floating-point self; y and z broadcast to
- * self's shape. Half types are computed in an f32 copy. */
-static int fused_inplace(const char *fn, ty_iter_kernel k32, ty_iter_kernel k64, ty_tensor *self,
-                         ty_tensor *y, ty_tensor *z, double p0) {
+/* What the fused in-place ops require of self (floating point, writable)
+ * and of the operands y and z (broadcasting to self's shape). */
+static int check_fused(const char *fn, ty_tensor *self, ty_tensor *y, ty_tensor *z) {
     if (check_operands(fn, self, y) < 0 || check_operands(fn, self, z) < 0) return -1;
     if (!ty_dtype_is_float(self->dtype))
         return ty_error("%s: expected a floating-point tensor, got %s", fn,
                         ty_dtype_name(self->dtype));
     if (check_fits_target(fn, self, y) < 0 || check_fits_target(fn, self, z) < 0) return -1;
-    if (ty_check_inplace_target(fn, self, self->dtype) < 0) return -1;
+    return ty_check_inplace_target(fn, self, self->dtype);
+}
+
+/* self = kernel(self, y, z) for a floating-point self; y and z broadcast to
+ * self's shape. Half types are computed in an f32 copy. */
+static int fused_inplace(const char *fn, ty_iter_kernel k32, ty_iter_kernel k64, ty_tensor *self,
+                         ty_tensor *y, ty_tensor *z, double p0) {
+    if (check_fused(fn, self, y, z) < 0) return -1;
     ty_dtype cdt = ty_compute_dtype(self->dtype);
     ty_tensor *target = ty_cast(self, cdt);
     ty_tensor *yc = target ? input_for(y, cdt, target) : NULL;
@@ -776,16 +1046,46 @@ static int fused_inplace(const char *fn, ty_iter_kernel k32, ty_iter_kernel k64,
     return rc;
 }
 
+/* self += value * t1 * t2 (or / t2) while autograd records: composed from
+ * the differentiable ops and committed into self. mul and div save their
+ * operands, so an operand that is self itself is read through a clone. */
+static int addc_recorded(const char *fn, bool divide, ty_tensor *self, ty_tensor *t1, ty_tensor *t2,
+                         double value) {
+    if (check_fused(fn, self, t1, t2) < 0) return -1;
+    ty_tensor *a = t1 == self ? ty_clone(self) : ty_tensor_retain(t1);
+    ty_tensor *b = t2 == t1     ? ty_tensor_retain(a)
+                   : t2 == self ? ty_clone(self)
+                                : ty_tensor_retain(t2);
+    ty_tensor *p = a && b ? (divide ? ty_div(a, b) : ty_mul(a, b)) : NULL;
+    ty_tensor *q = p ? ty_mul_scalar(p, value) : NULL;
+    ty_tensor *r = q ? ty_add(self, q) : NULL;
+    ty_tensor_release(a);
+    ty_tensor_release(b);
+    ty_tensor_release(p);
+    ty_tensor_release(q);
+    if (!r) return -1;
+    return commit_into(fn, self, r);
+}
+
 int ty_addcmul_(ty_tensor *self, ty_tensor *t1, ty_tensor *t2, double value) {
+    if (ty_inplace_needs_grad(self, 2, (ty_tensor *[]){t1, t2}))
+        return addc_recorded("addcmul_", false, self, t1, t2, value);
     return fused_inplace("addcmul_", addcmul_f32, addcmul_f64, self, t1, t2, value);
 }
 
 int ty_addcdiv_(ty_tensor *self, ty_tensor *t1, ty_tensor *t2, double value) {
+    if (ty_inplace_needs_grad(self, 2, (ty_tensor *[]){t1, t2}))
+        return addc_recorded("addcdiv_", true, self, t1, t2, value);
     return fused_inplace("addcdiv_", addcdiv_f32, addcdiv_f64, self, t1, t2, value);
 }
 
 int ty_lerp_(ty_tensor *self, ty_tensor *end, double weight) {
     if (ty_check_cpu("lerp_", self) < 0) return -1;
+    if (ty_inplace_needs_grad(self, 1, &end)) {
+        /* lerp saves nothing, so self can be read directly. */
+        if (check_fused("lerp_", self, end, end) < 0) return -1;
+        return commit_into("lerp_", self, ty_lerp(self, end, weight));
+    }
     ty_tensor *w = ty_scalar(weight, ty_compute_dtype(self->dtype));
     if (!w) return -1;
     int rc = fused_inplace("lerp_", lerp_f32, lerp_f64, self, end, w, 0);
@@ -793,7 +1093,7 @@ int ty_lerp_(ty_tensor *self, ty_tensor *end, double weight) {
     return rc;
 }
 
-ty_tensor *ty_lerp(ty_tensor *start, ty_tensor *end, double weight) {
+static ty_tensor *lerp_forward(ty_tensor *start, ty_tensor *end, double weight) {
     const char *fn = "lerp";
     if (check_operands(fn, start, end) < 0) return NULL;
     ty_dtype rdt = ty_result_type(start, end);
@@ -827,5 +1127,32 @@ ty_tensor *ty_lerp(ty_tensor *start, ty_tensor *end, double weight) {
         ty_tensor_release(out);
         out = conv;
     }
+    return out;
+}
+
+/* lerp's node: inputs start and end, the weight in n->d[0]. start gets
+ * g (1 - w) and end g w, each summed to its shape. */
+static int lerp_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    double w = n->d[0];
+    temps s = {0};
+    int rc = 0;
+    if (ty_node_needs_grad(n, 0) &&
+        !(gi[0] = grad_for(n, 0, t_num(&s, ty_mul_scalar, g[0], 1 - w))))
+        rc = -1;
+    if (rc == 0 && ty_node_needs_grad(n, 1) &&
+        !(gi[1] = grad_for(n, 1, t_num(&s, ty_mul_scalar, g[0], w))))
+        rc = -1;
+    temps_release(&s);
+    return rc;
+}
+
+ty_tensor *ty_lerp(ty_tensor *start, ty_tensor *end, double weight) {
+    /* The casts inside are part of this op, not nodes of their own. */
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = lerp_forward(start, end, weight);
+    ty_set_grad_enabled(prev);
+    ty_node *n =
+        out ? ty_record("lerp", lerp_backward, 2, (ty_tensor *[]){start, end}, 1, &out) : NULL;
+    if (n) n->d[0] = weight;
     return out;
 }

@@ -1,8 +1,9 @@
 /* Dropout and the mask application its backward reuses. The mask is a
  * bernoulli(p) draw (creation.c, stream in rng.c) inverted: dropped where
- * u < p, kept where u >= p. */
+ * u < p, kept where u >= p. Both are recorded for autograd. */
 #include "dropout.h"
 
+#include "autograd.h"
 #include "creation.h"
 #include "error.h"
 #include "parallel.h"
@@ -62,6 +63,29 @@ static ty_tensor *masked_scale(const char *fn, ty_tensor *x, ty_tensor *mask, do
     return out;
 }
 
+/* ---- autograd ----
+ *
+ * dropout and dropout_apply_mask are the same linear map g -> g * mask /
+ * (1 - p), so one backward serves both: the node's input is x (or grad),
+ * the mask is saved in slot 0 and p is n->d[0]. Its backward applies the
+ * mask again through ty_dropout_apply_mask, which records itself the same
+ * way, so gradients of any order reuse the one mask. */
+static int dropout_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *mask = ty_saved(n, 0);
+    if (!mask) return -1;
+    gi[0] = ty_dropout_apply_mask(g[0], mask, n->d[0]);
+    ty_tensor_release(mask);
+    return gi[0] ? 0 : -1;
+}
+
+static void record_masked(const char *name, ty_tensor *in, ty_tensor *out, ty_tensor *mask,
+                          double p) {
+    ty_node *n = ty_record(name, dropout_backward, 1, &in, 1, &out);
+    if (!n) return;
+    ty_save(n, 0, mask);
+    n->d[0] = p;
+}
+
 ty_tensor *ty_dropout(ty_tensor *x, double p, bool train, ty_generator *g, ty_tensor **mask_out) {
     if (mask_out) *mask_out = NULL;
     if (ty_check_cpu("dropout", x) < 0 || check_float("dropout", "x", x) < 0 ||
@@ -90,12 +114,16 @@ ty_tensor *ty_dropout(ty_tensor *x, double p, bool train, ty_generator *g, ty_te
     int nt = ty_threads_for(n);
 #pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t i = 0; i < n; i++) m[i] = !m[i];
+    /* The casts inside are part of this op, not nodes of their own. */
+    bool prev = ty_set_grad_enabled(false);
     ty_tensor *out = masked_scale("dropout", x, mask, p);
+    ty_set_grad_enabled(prev);
     if (!out) {
         gen->offset = saved_offset;
         ty_tensor_release(mask);
         return NULL;
     }
+    record_masked("dropout", x, out, mask, p);
     if (mask_out)
         *mask_out = mask;
     else
@@ -121,5 +149,9 @@ ty_tensor *ty_dropout_apply_mask(ty_tensor *grad, ty_tensor *mask, double p) {
                  ty_shape_str(grad, bg, sizeof bg), ty_shape_str(mask, bm, sizeof bm));
         return NULL;
     }
-    return masked_scale(fn, grad, mask, p);
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = masked_scale(fn, grad, mask, p);
+    ty_set_grad_enabled(prev);
+    if (out) record_masked(fn, grad, out, mask, p);
+    return out;
 }

@@ -19,7 +19,9 @@
  * a new reference to x itself and nothing is drawn. When mask_out is not
  * NULL it receives a new bool tensor of x's shape, true where the element
  * was kept (all true when nothing was drawn), for the backward; NULL on
- * failure. */
+ * failure. Under autograd the result records a node whose backward applies
+ * the same mask (through ty_dropout_apply_mask, which records itself too,
+ * so higher derivatives reuse it). */
 ty_tensor *ty_dropout(ty_tensor *x, double p, bool train, ty_generator *g, ty_tensor **mask_out);
 
 /* The backward's half of dropout: grad[i] * (1 / (1 - p)) where mask[i] is

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd.h"
+#include "creation.h"
 #include "error.h"
 #include "linalg.h"
 #include "parallel.h"
@@ -45,6 +47,9 @@ typedef struct {
     int in_output[MAX_LABELS];
     int out[TY_MAX_DIMS];
     int nout;
+    /* per operand, the label of each of its dims ("..." dims numbered from
+     * NUM_LETTERS); kept after build for the backward */
+    int (*raw)[TY_MAX_DIMS];
 } plan;
 
 static int letter_id(char c) {
@@ -311,6 +316,7 @@ static int build(plan *p, const char *eq, ty_tensor *const *ops, ty_dtype cdt) {
         free(width);
         return ty_error("einsum: out of memory");
     }
+    p->raw = raw; /* freed by ty_einsum */
     int ell = 0, rc = 0;
     const char *s = lhs;
     for (int i = 0; i < p->n; i++) {
@@ -396,7 +402,6 @@ static int build(plan *p, const char *eq, ty_tensor *const *ops, ty_dtype cdt) {
         memcpy(v->shape, shape, sizeof(int64_t) * (size_t)nd);
         memcpy(v->strides, strides, sizeof(int64_t) * (size_t)nd);
     }
-    free(raw);
     free(width);
     return rc;
 }
@@ -461,6 +466,245 @@ static ty_tensor *evaluate(plan *p, ty_tensor *const *ops, ty_dtype dt) {
     return out;
 }
 
+/* ---- backward ----
+ *
+ * out = einsum(eq, x_1..x_n) is linear in each operand, so the gradient of
+ * operand k is itself an einsum: of the output gradient (with the output's
+ * labels) and the other operands (with theirs), producing operand k's
+ * labels. Three things need care, each handled by an extra constant
+ * operand, so that the result is one ty_einsum call (differentiable again):
+ *   - a label repeated in operand k ("ii" takes a diagonal): the repeat gets
+ *     a fresh label f and an identity matrix over (label, f) puts the
+ *     gradient on the diagonal and zeros elsewhere;
+ *   - a label only operand k has that is summed out ("ij->i"): nothing else
+ *     carries it, so a vector of ones with that label broadcasts the
+ *     gradient along it;
+ *   - a "..." dim of size 1 that broadcast against a bigger size: it gets a
+ *     fresh label of size 1 (a ones(1) operand in operand k's gradient,
+ *     summed away in the others'), which sums the gradient over the
+ *     broadcast.
+ * Labels of the gradient equation are renamed to letters; one needing more
+ * than 52 distinct labels fails with an error. */
+
+/* A "..." dim of size 1 that broadcast against a bigger size. */
+#define BROADCAST_ONE (-1)
+
+typedef struct {
+    int ndim;
+    int labels[TY_MAX_DIMS]; /* plan label ids, or BROADCAST_ONE */
+    /* Operands past the node's TY_NODE_MAX_SAVED slots are kept here (owned),
+     * with the storage version seen at record time. */
+    ty_tensor *extra;
+    uint64_t version;
+} grad_term;
+
+typedef struct {
+    int n, nout;
+    int out[TY_MAX_DIMS];
+    int64_t size[MAX_LABELS];
+    grad_term terms[]; /* n */
+} grad_ctx;
+
+static void grad_ctx_free(void *vctx) {
+    grad_ctx *c = vctx;
+    for (int i = 0; i < c->n; i++) ty_tensor_release(c->terms[i].extra);
+    free(c);
+}
+
+/* The operands of one gradient einsum; labels above MAX_LABELS are fresh. */
+typedef struct {
+    int m;
+    ty_tensor **t;
+    bool *owned;
+    int (*labels)[TY_MAX_DIMS];
+    int *ndim;
+} grad_eq;
+
+static void grad_eq_add(grad_eq *e, ty_tensor *t, bool owned, int ndim, const int *labels) {
+    e->t[e->m] = t;
+    e->owned[e->m] = owned;
+    e->ndim[e->m] = ndim;
+    memcpy(e->labels[e->m], labels, sizeof(int) * (size_t)ndim);
+    e->m++;
+}
+
+static bool grad_eq_has(const grad_eq *e, int id) {
+    for (int j = 0; j < e->m; j++)
+        for (int d = 0; d < e->ndim[j]; d++)
+            if (e->labels[j][d] == id) return true;
+    return false;
+}
+
+/* Writes the labels as letters: ids are numbered in order of first use. */
+static int grad_eq_string(const grad_eq *e, int nout, const int *out, char *buf) {
+    int map_from[NUM_LETTERS], nmap = 0;
+    char *w = buf;
+    for (int j = 0; j <= e->m; j++) {
+        int nd = j < e->m ? e->ndim[j] : nout;
+        const int *labels = j < e->m ? e->labels[j] : out;
+        if (j == e->m) {
+            *w++ = '-';
+            *w++ = '>';
+        } else if (j > 0) {
+            *w++ = ',';
+        }
+        for (int d = 0; d < nd; d++) {
+            int k = 0;
+            while (k < nmap && map_from[k] != labels[d]) k++;
+            if (k == nmap) {
+                if (nmap == NUM_LETTERS)
+                    return ty_error("einsum: the gradient needs more than %d distinct labels",
+                                    NUM_LETTERS);
+                map_from[nmap++] = labels[d];
+            }
+            *w++ = label_char(k);
+        }
+    }
+    *w = 0;
+    return 0;
+}
+
+/* The gradient of operand k, given the output gradient g and the operands
+ * (ops[j] for every j != k). */
+static ty_tensor *operand_grad(const grad_ctx *c, int k, ty_tensor *g, ty_tensor *const *ops) {
+    int cap = c->n + TY_MAX_DIMS + 1;
+    grad_eq e = {0};
+    e.t = calloc((size_t)cap, sizeof *e.t);
+    e.owned = calloc((size_t)cap, sizeof *e.owned);
+    e.labels = calloc((size_t)cap, sizeof *e.labels);
+    e.ndim = calloc((size_t)cap, sizeof *e.ndim);
+    /* every term is at most 16 letters plus a comma, and "->" */
+    char *eq = malloc((size_t)cap * (TY_MAX_DIMS + 1) + 3);
+    ty_tensor *result = NULL;
+    int fresh = MAX_LABELS, labels[TY_MAX_DIMS], out[TY_MAX_DIMS];
+    const grad_term *tk = &c->terms[k];
+    if (!e.t || !e.owned || !e.labels || !e.ndim || !eq) {
+        ty_error("einsum: out of memory");
+        goto done;
+    }
+    grad_eq_add(&e, g, false, c->nout, c->out);
+    for (int j = 0; j < c->n; j++) {
+        if (j == k) continue;
+        const grad_term *tj = &c->terms[j];
+        for (int d = 0; d < tj->ndim; d++)
+            labels[d] = tj->labels[d] == BROADCAST_ONE ? fresh++ : tj->labels[d];
+        grad_eq_add(&e, ops[j], false, tj->ndim, labels);
+    }
+    /* operand k's labels, with repeats and broadcast dims made fresh */
+    for (int d = 0; d < tk->ndim; d++) {
+        int id = tk->labels[d];
+        bool repeat = false;
+        for (int q = 0; q < d; q++) repeat |= tk->labels[q] == id;
+        ty_tensor *cst = NULL;
+        if (id == BROADCAST_ONE) {
+            out[d] = fresh++;
+            cst = ty_ones(1, (int64_t[]){1}, g->dtype, g->device);
+            if (cst) grad_eq_add(&e, cst, true, 1, &out[d]);
+        } else if (repeat) {
+            out[d] = fresh++;
+            cst = ty_eye(c->size[id], c->size[id], g->dtype);
+            if (cst) grad_eq_add(&e, cst, true, 2, (int[]){id, out[d]});
+        } else {
+            out[d] = id;
+            continue;
+        }
+        if (!cst) goto done;
+    }
+    /* labels nothing else carries: broadcast along them with ones */
+    for (int d = 0; d < tk->ndim; d++) {
+        int id = out[d];
+        if (id >= MAX_LABELS || grad_eq_has(&e, id)) continue;
+        ty_tensor *ones = ty_ones(1, &c->size[id], g->dtype, g->device);
+        if (!ones) goto done;
+        grad_eq_add(&e, ones, true, 1, &id);
+    }
+    if (grad_eq_string(&e, tk->ndim, out, eq) == 0) result = ty_einsum(eq, e.m, e.t);
+done:
+    for (int j = 0; e.owned && j < e.m; j++)
+        if (e.owned[j]) ty_tensor_release(e.t[j]);
+    free(e.t);
+    free(e.owned);
+    free(e.labels);
+    free(e.ndim);
+    free(eq);
+    return result;
+}
+
+/* Operand j as saved at record time. */
+static ty_tensor *load_operand(ty_node *n, const grad_ctx *c, int j) {
+    if (j < TY_NODE_MAX_SAVED) return ty_saved(n, j);
+    const grad_term *t = &c->terms[j];
+    if (!t->extra || t->extra->storage->version != t->version) {
+        ty_error("backward: operand %d saved by einsum was modified by an in-place operation",
+                 j + 1);
+        return NULL;
+    }
+    return ty_tensor_retain(t->extra);
+}
+
+/* Whether operand j is needed: some other operand wants a gradient. */
+static bool operand_needed(const ty_node *n, int j) {
+    for (int k = 0; k < n->n_inputs; k++)
+        if (k != j && ty_node_needs_grad(n, k)) return true;
+    return false;
+}
+
+/* ctx: a grad_ctx. saved: operand j in slot j (j < TY_NODE_MAX_SAVED, the
+ * others in the ctx), when another operand needs a gradient. */
+static int einsum_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    const grad_ctx *c = n->ctx;
+    ty_tensor **ops = calloc((size_t)c->n, sizeof *ops);
+    if (!ops) return ty_error("einsum: out of memory");
+    int rc = 0;
+    for (int j = 0; j < c->n && rc == 0; j++)
+        if (operand_needed(n, j) && !(ops[j] = load_operand(n, c, j))) rc = -1;
+    for (int k = 0; k < c->n && rc == 0; k++)
+        if (ty_node_needs_grad(n, k) && !(gi[k] = operand_grad(c, k, g[0], ops))) rc = -1;
+    for (int j = 0; j < c->n; j++) ty_tensor_release(ops[j]);
+    free(ops);
+    return rc;
+}
+
+/* Records the node for a finished einsum (p built, out computed). */
+static void record_einsum(const plan *p, ty_tensor *const *operands, ty_tensor *out) {
+    if (!ty_any_requires_grad(p->n, operands)) return;
+    grad_ctx *c = calloc(1, sizeof *c + sizeof(grad_term) * (size_t)p->n);
+    if (!c) {
+        ty_error("einsum: out of memory while recording for autograd");
+        out->requires_grad = true; /* as ty_record does: a later backward fails */
+        return;
+    }
+    c->n = p->n;
+    c->nout = p->nout;
+    memcpy(c->out, p->out, sizeof c->out);
+    memcpy(c->size, p->size, sizeof c->size);
+    for (int i = 0; i < p->n; i++) {
+        grad_term *t = &c->terms[i];
+        t->ndim = operands[i]->ndim;
+        for (int d = 0; d < t->ndim; d++) {
+            int id = p->raw[i][d];
+            bool broadcast = id >= NUM_LETTERS && operands[i]->shape[d] == 1 && p->size[id] != 1;
+            t->labels[d] = broadcast ? BROADCAST_ONE : id;
+        }
+    }
+    ty_node *n = ty_record("einsum", einsum_backward, p->n, operands, 1, &out);
+    if (!n) {
+        free(c);
+        return;
+    }
+    n->ctx = c;
+    n->ctx_free = grad_ctx_free;
+    for (int j = 0; j < p->n; j++) {
+        if (!operand_needed(n, j)) continue;
+        if (j < TY_NODE_MAX_SAVED) {
+            ty_save(n, j, operands[j]);
+        } else {
+            c->terms[j].extra = ty_tensor_retain(operands[j]);
+            c->terms[j].version = operands[j]->storage->version;
+        }
+    }
+}
+
 ty_tensor *ty_einsum(const char *equation, int n, ty_tensor *const *operands) {
     plan *p = calloc(1, sizeof *p);
     if (!p) {
@@ -471,6 +715,9 @@ ty_tensor *ty_einsum(const char *equation, int n, ty_tensor *const *operands) {
     p->n = n;
     ty_tensor *out = NULL;
     ty_dtype dt = TY_F32;
+    /* the lowering makes views, casts and products of the operands: none of
+     * them may record; the node for the whole einsum is recorded below */
+    bool prev = ty_set_grad_enabled(false);
     if (!equation || n < 1 || !operands) {
         fail(p, "needs an equation and at least one operand");
         goto done;
@@ -486,8 +733,11 @@ ty_tensor *ty_einsum(const char *equation, int n, ty_tensor *const *operands) {
     }
     if (build(p, equation, operands, ty_compute_dtype(dt)) == 0) out = evaluate(p, operands, dt);
 done:
+    ty_set_grad_enabled(prev);
+    if (out) record_einsum(p, operands, out);
     for (int i = 0; p->terms && i < n; i++) ty_tensor_release(p->terms[i].t);
     free(p->terms);
+    free(p->raw);
     free(p);
     return out;
 }

@@ -23,7 +23,21 @@
  * shape other than the target's, when the result dtype cannot be stored in
  * the target (a float into an integer tensor, anything but bool into a bool
  * tensor), or when the target is a broadcast view whose elements share
- * memory. */
+ * memory.
+ *
+ * Autograd (autograd.h). Every op with a floating-point result records its
+ * backward when an input requires grad, with PyTorch's formulas: a
+ * broadcast operand's gradient is summed back to its shape and comes back
+ * in its own dtype; relu'(0) = abs'(0) = 0; clamp passes the gradient where
+ * lo <= x <= hi; sqrt'(0) = inf; maximum and minimum split ties evenly;
+ * sign, floor, ceil and round have zero gradients; where gives none to the
+ * condition. Comparisons and logical ops record nothing. The backward
+ * passes are built from these same ops, so second derivatives work. Under
+ * autograd an in-place op computes out of place and hands the result to
+ * ty_inplace_commit, so it fails on a leaf that requires grad and on a
+ * tensor that shares memory with another (a view, or one saved for a
+ * backward); comparisons and logical_not_ cannot overwrite a tensor that
+ * requires grad. */
 #ifndef TYCHO_ELEMENTWISE_H
 #define TYCHO_ELEMENTWISE_H
 

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd.h"
+#include "creation.h"
 #include "error.h"
 #include "indexing.h"
 #include "iter.h"
@@ -333,7 +335,7 @@ static void scatter_add_range(void *ctx, int64_t r0, int64_t r1) {
     }
 }
 
-ty_tensor *ty_gather(ty_tensor *x, int dim, ty_tensor *index) {
+static ty_tensor *gather_fwd(ty_tensor *x, int dim, ty_tensor *index) {
     int d;
     if (check_gather_args("gather", x, dim, index, NULL, &d) < 0) return NULL;
     ty_tensor *out = ty_empty(index->ndim, index->shape, x->dtype, x->device);
@@ -382,21 +384,8 @@ static int scatter_inplace(const char *fn, ty_tensor *x, int dim, ty_tensor *ind
     return 0;
 }
 
-ty_tensor *ty_scatter(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
-    return scatter_out("scatter", x, dim, index, src, NULL);
-}
-
-int ty_scatter_(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
-    return scatter_inplace("scatter_", x, dim, index, src, NULL);
-}
-
-ty_tensor *ty_scatter_value(ty_tensor *x, int dim, ty_tensor *index, double value) {
-    return scatter_out("scatter", x, dim, index, NULL, &value);
-}
-
-int ty_scatter_value_(ty_tensor *x, int dim, ty_tensor *index, double value) {
-    return scatter_inplace("scatter_", x, dim, index, NULL, &value);
-}
+/* The public scatters and their in-place forms are in the autograd section
+ * at the end of the file. */
 
 /* ---- scatter_add and index_add ---- */
 
@@ -593,7 +582,7 @@ done:
     return rc;
 }
 
-ty_tensor *ty_scatter_add(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+static ty_tensor *scatter_add_fwd(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
     int d;
     ty_tensor *out = NULL;
     if (check_gather_args("scatter_add", x, dim, index, src, &d) < 0) return NULL;
@@ -601,7 +590,7 @@ ty_tensor *ty_scatter_add(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *sr
     return out;
 }
 
-int ty_scatter_add_(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+static int scatter_add_inplace(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
     int d;
     if (check_gather_args("scatter_add_", x, dim, index, src, &d) < 0 ||
         check_no_overlap("scatter_add_", x) < 0)
@@ -641,7 +630,7 @@ static int check_index_add_args(const char *fn, const ty_tensor *x, int dim, con
     return check_index_1d(fn, x, d, index);
 }
 
-ty_tensor *ty_index_add(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+static ty_tensor *index_add_fwd(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
     int d;
     ty_tensor *out = NULL;
     if (check_index_add_args("index_add", x, dim, index, src, &d) < 0) return NULL;
@@ -649,7 +638,7 @@ ty_tensor *ty_index_add(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src)
     return out;
 }
 
-int ty_index_add_(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+static int index_add_inplace(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
     int d;
     if (check_index_add_args("index_add_", x, dim, index, src, &d) < 0 ||
         check_no_overlap("index_add_", x) < 0)
@@ -675,7 +664,7 @@ static void select_range(void *ctx, int64_t u0, int64_t u1) {
     }
 }
 
-ty_tensor *ty_index_select(ty_tensor *x, int dim, ty_tensor *index) {
+static ty_tensor *index_select_fwd(ty_tensor *x, int dim, ty_tensor *index) {
     const char *fn = "index_select";
     if (ty_check_cpu(fn, x) < 0 || ty_check_cpu(fn, index) < 0 ||
         ty_check_same_device(fn, x, index) < 0)
@@ -766,13 +755,13 @@ static int masked_fill_into(const char *fn, ty_tensor *t, ty_tensor *mask, doubl
     return 0;
 }
 
-int ty_masked_fill_(ty_tensor *x, ty_tensor *mask, double value) {
+static int masked_fill_inplace(ty_tensor *x, ty_tensor *mask, double value) {
     if (check_no_overlap("masked_fill_", x) < 0 || check_mask("masked_fill_", x, mask) < 0)
         return -1;
     return masked_fill_into("masked_fill_", x, mask, value);
 }
 
-ty_tensor *ty_masked_fill(ty_tensor *x, ty_tensor *mask, double value) {
+static ty_tensor *masked_fill_fwd(ty_tensor *x, ty_tensor *mask, double value) {
     int nd;
     int64_t shape[TY_MAX_DIMS];
     if (check_mask("masked_fill", x, mask) < 0 ||
@@ -788,7 +777,7 @@ ty_tensor *ty_masked_fill(ty_tensor *x, ty_tensor *mask, double value) {
     return out;
 }
 
-ty_tensor *ty_masked_select(ty_tensor *x, ty_tensor *mask) {
+static ty_tensor *masked_select_fwd(ty_tensor *x, ty_tensor *mask) {
     const char *fn = "masked_select";
     int nd;
     int64_t shape[TY_MAX_DIMS];
@@ -921,5 +910,329 @@ ty_tensor *ty_one_hot(ty_tensor *labels, int64_t num_classes) {
     for (int64_t i = 0; i < n; i++) o[i * num_classes + lab[i]] = 1;
 done:
     ty_tensor_release(c);
+    return out;
+}
+
+/* ---- autograd ----
+ *
+ * The forwards above run with grad mode off (some make views or copies of
+ * their inputs, which must not record nodes of their own), and each public
+ * function below records one node. The derivatives follow PyTorch's
+ * derivatives.yaml and are written with these same ops, which are each
+ * other's derivatives (gather <-> scatter_add, index_select <-> index_add,
+ * scatter with a value <-> itself), so second derivatives work too. Index
+ * and mask tensors never receive gradients. */
+
+/* Zeros with a node input's shape and the gradient's dtype. */
+static ty_tensor *zeros_meta_as(const ty_meta *m, ty_dtype dt) {
+    return ty_zeros(m->ndim, m->shape, dt, m->device);
+}
+
+/* The dim as the forward used it (the call succeeded, so it is valid). */
+static int wrapped_dim(int dim, int ndim) {
+    if (ndim == 0) return 0;
+    return dim < 0 ? dim + ndim : dim;
+}
+
+/* t (index's shape) padded with zeros at the end of each dim to the shape
+ * of m (src's): scatter reads only the part of src that index covers, the
+ * rest gets no gradient. */
+static ty_tensor *pad_to_meta(ty_tensor *t, const ty_meta *m) {
+    int64_t pad[2 * TY_MAX_DIMS];
+    int npad = 0;
+    bool any = false;
+    for (int d = m->ndim - 1; d >= 0; d--) {
+        pad[npad++] = 0;
+        pad[npad++] = m->shape[d] - t->shape[d];
+        any |= m->shape[d] != t->shape[d];
+    }
+    if (!any) return ty_tensor_retain(t);
+    return ty_pad_constant(t, npad, pad, 0.0);
+}
+
+/* g gathered at index along d, padded to src's shape: the gradient of a
+ * scatter's src. */
+static ty_tensor *src_grad(ty_tensor *g, int d, ty_tensor *index, const ty_meta *src) {
+    ty_tensor *gathered = ty_gather(g, d, index);
+    if (!gathered) return NULL;
+    ty_tensor *r = pad_to_meta(gathered, src);
+    ty_tensor_release(gathered);
+    return r;
+}
+
+/* gather: dx = zeros.scatter_add(dim, index, g). saved: 0 = index;
+ * i[0] = dim. */
+static int gather_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *index = ty_saved(n, 0);
+    if (!index) return -1;
+    ty_tensor *z = zeros_meta_as(&n->input_meta[0], g[0]->dtype);
+    gi[0] = z ? ty_scatter_add(z, (int)n->i[0], index, g[0]) : NULL;
+    ty_tensor_release(z);
+    ty_tensor_release(index);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_gather(ty_tensor *x, int dim, ty_tensor *index) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = gather_fwd(x, dim, index);
+    ty_set_grad_enabled(prev);
+    if (!out) return NULL;
+    ty_node *n = ty_record("gather", gather_backward, 1, &x, 1, &out);
+    if (n) {
+        ty_save(n, 0, index);
+        n->i[0] = wrapped_dim(dim, x->ndim);
+    }
+    return out;
+}
+
+/* scatter, scatter_value and scatter_add (i[1] says which: 0, 1, 2):
+ *     dx   = g with the scattered positions zeroed (g for scatter_add),
+ *     dsrc = g.gather(dim, index), padded to src's shape.
+ * saved: 0 = index; i[0] = dim. Inputs: x and src (none for a value). */
+static int scatter_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *index = ty_saved(n, 0);
+    if (!index) return -1;
+    int d = (int)n->i[0], rc = 0;
+    if (ty_node_needs_grad(n, 0)) {
+        gi[0] = n->i[1] == 2 ? ty_tensor_retain(g[0]) : ty_scatter_value(g[0], d, index, 0.0);
+        if (!gi[0]) rc = -1;
+    }
+    if (rc == 0 && n->i[1] != 1 && ty_node_needs_grad(n, 1) &&
+        !(gi[1] = src_grad(g[0], d, index, &n->input_meta[1])))
+        rc = -1;
+    ty_tensor_release(index);
+    return rc;
+}
+
+/* Records a scatter node of kind 0 (scatter), 1 (value) or 2 (add). */
+static ty_tensor *record_scatter(const char *name, ty_tensor *out, ty_tensor *x, int dim,
+                                 ty_tensor *index, ty_tensor *src, int kind) {
+    if (!out) return NULL;
+    ty_node *n =
+        ty_record(name, scatter_backward, kind == 1 ? 1 : 2, (ty_tensor *[]){x, src}, 1, &out);
+    if (n) {
+        ty_save(n, 0, index);
+        n->i[0] = wrapped_dim(dim, x->ndim);
+        n->i[1] = kind;
+    }
+    return out;
+}
+
+ty_tensor *ty_scatter(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = scatter_out("scatter", x, dim, index, src, NULL);
+    ty_set_grad_enabled(prev);
+    return record_scatter("scatter", out, x, dim, index, src, 0);
+}
+
+ty_tensor *ty_scatter_value(ty_tensor *x, int dim, ty_tensor *index, double value) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = scatter_out("scatter", x, dim, index, NULL, &value);
+    ty_set_grad_enabled(prev);
+    return record_scatter("scatter", out, x, dim, index, NULL, 1);
+}
+
+ty_tensor *ty_scatter_add(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = scatter_add_fwd(x, dim, index, src);
+    ty_set_grad_enabled(prev);
+    return record_scatter("scatter_add", out, x, dim, index, src, 2);
+}
+
+/* The in-place forms under autograd compute out of place (recording the
+ * node) and let ty_inplace_commit write the result into x and move the
+ * history; it refuses a leaf that requires grad and a target sharing its
+ * memory. A broadcast target is refused first, as without autograd. */
+int ty_scatter_(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+    if (ty_inplace_needs_grad(x, 1, &src)) {
+        if (check_no_overlap("scatter_", x) < 0) return -1;
+        return ty_inplace_commit("scatter_", x, ty_scatter(x, dim, index, src));
+    }
+    return scatter_inplace("scatter_", x, dim, index, src, NULL);
+}
+
+int ty_scatter_value_(ty_tensor *x, int dim, ty_tensor *index, double value) {
+    if (ty_inplace_needs_grad(x, 0, NULL)) {
+        if (check_no_overlap("scatter_", x) < 0) return -1;
+        return ty_inplace_commit("scatter_", x, ty_scatter_value(x, dim, index, value));
+    }
+    return scatter_inplace("scatter_", x, dim, index, NULL, &value);
+}
+
+int ty_scatter_add_(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+    if (ty_inplace_needs_grad(x, 1, &src)) {
+        if (check_no_overlap("scatter_add_", x) < 0) return -1;
+        return ty_inplace_commit("scatter_add_", x, ty_scatter_add(x, dim, index, src));
+    }
+    return scatter_add_inplace(x, dim, index, src);
+}
+
+/* index_add: dx = g, dsrc = g.index_select(dim, index). saved: 0 = index;
+ * i[0] = dim. */
+static int index_add_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    if (ty_node_needs_grad(n, 0)) gi[0] = ty_tensor_retain(g[0]);
+    if (!ty_node_needs_grad(n, 1)) return 0;
+    ty_tensor *index = ty_saved(n, 0);
+    if (!index) return -1;
+    gi[1] = ty_index_select(g[0], (int)n->i[0], index);
+    ty_tensor_release(index);
+    return gi[1] ? 0 : -1;
+}
+
+ty_tensor *ty_index_add(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = index_add_fwd(x, dim, index, src);
+    ty_set_grad_enabled(prev);
+    if (!out) return NULL;
+    ty_node *n = ty_record("index_add", index_add_backward, 2, (ty_tensor *[]){x, src}, 1, &out);
+    if (n) {
+        ty_save(n, 0, index);
+        n->i[0] = wrapped_dim(dim, x->ndim);
+    }
+    return out;
+}
+
+int ty_index_add_(ty_tensor *x, int dim, ty_tensor *index, ty_tensor *src) {
+    if (ty_inplace_needs_grad(x, 1, &src)) {
+        if (check_no_overlap("index_add_", x) < 0) return -1;
+        return ty_inplace_commit("index_add_", x, ty_index_add(x, dim, index, src));
+    }
+    return index_add_inplace(x, dim, index, src);
+}
+
+/* index_select: dx = zeros.index_add(dim, index, g). saved: 0 = index;
+ * i[0] = dim. */
+static int index_select_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *index = ty_saved(n, 0);
+    if (!index) return -1;
+    ty_tensor *z = zeros_meta_as(&n->input_meta[0], g[0]->dtype);
+    gi[0] = z ? ty_index_add(z, (int)n->i[0], index, g[0]) : NULL;
+    ty_tensor_release(z);
+    ty_tensor_release(index);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_index_select(ty_tensor *x, int dim, ty_tensor *index) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = index_select_fwd(x, dim, index);
+    ty_set_grad_enabled(prev);
+    if (!out) return NULL;
+    ty_node *n = ty_record("index_select", index_select_backward, 1, &x, 1, &out);
+    if (n) {
+        ty_save(n, 0, index);
+        n->i[0] = wrapped_dim(dim, x->ndim);
+    }
+    return out;
+}
+
+/* masked_fill: dx = g with the filled positions zeroed, summed back to x's
+ * shape where x was broadcast against the mask. saved: 0 = mask. */
+static int masked_fill_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *mask = ty_saved(n, 0);
+    if (!mask) return -1;
+    ty_tensor *m = ty_masked_fill(g[0], mask, 0.0);
+    ty_tensor_release(mask);
+    if (!m) return -1;
+    gi[0] = ty_sum_to(m, n->input_meta[0].ndim, n->input_meta[0].shape);
+    ty_tensor_release(m);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_masked_fill(ty_tensor *x, ty_tensor *mask, double value) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = masked_fill_fwd(x, mask, value);
+    ty_set_grad_enabled(prev);
+    if (!out) return NULL;
+    ty_node *n = ty_record("masked_fill", masked_fill_backward, 1, &x, 1, &out);
+    if (n) ty_save(n, 0, mask);
+    return out;
+}
+
+int ty_masked_fill_(ty_tensor *x, ty_tensor *mask, double value) {
+    if (ty_inplace_needs_grad(x, 0, NULL)) {
+        int nd;
+        int64_t shape[TY_MAX_DIMS];
+        if (check_no_overlap("masked_fill_", x) < 0 || check_mask("masked_fill_", x, mask) < 0 ||
+            ty_broadcast_shapes("masked_fill_", x->ndim, x->shape, mask->ndim, mask->shape, &nd,
+                                shape) < 0)
+            return -1;
+        bool same = nd == x->ndim;
+        for (int d = 0; same && d < nd; d++) same = shape[d] == x->shape[d];
+        if (!same) {
+            char a[256], b[256];
+            return ty_error("masked_fill_: mask of shape %s does not broadcast to the target's "
+                            "shape %s",
+                            ty_shape_str(mask, a, sizeof a), ty_shape_str(x, b, sizeof b));
+        }
+        return ty_inplace_commit("masked_fill_", x, ty_masked_fill(x, mask, value));
+    }
+    return masked_fill_inplace(x, mask, value);
+}
+
+/* The flat row-major positions where mask, broadcast to shape, is set: a
+ * 1-D i64 tensor (the order masked_select reads in). */
+static ty_tensor *mask_positions(ty_tensor *mask, int nd, const int64_t *shape) {
+    ty_tensor *me = ty_expand(mask, nd, shape), *mc = me ? ty_contiguous(me) : NULL, *pos = NULL;
+    if (mc) {
+        int64_t n = ty_numel(mc), count = 0;
+        const uint8_t *m = ty_data(mc);
+        for (int64_t i = 0; i < n; i++) count += m[i] != 0;
+        if ((pos = ty_empty(1, &count, TY_I64, mask->device))) {
+            int64_t *p = ty_data(pos);
+            for (int64_t i = 0; i < n; i++)
+                if (m[i]) *p++ = i;
+        }
+    }
+    ty_tensor_release(me);
+    ty_tensor_release(mc);
+    return pos;
+}
+
+/* masked_select: g goes back to the selected positions of the broadcast
+ * shape (index_add into flat zeros), then is summed to x's shape.
+ * saved: 0 = the flat positions; i[0] = ndim and i[1..] the broadcast
+ * shape. */
+static int masked_select_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *pos = ty_saved(n, 0);
+    if (!pos) return -1;
+    int nd = (int)n->i[0];
+    int64_t numel = 1;
+    for (int d = 0; d < nd; d++) numel *= n->i[1 + d];
+    ty_tensor *z = ty_zeros(1, &numel, g[0]->dtype, g[0]->device);
+    ty_tensor *flat = z ? ty_index_add(z, 0, pos, g[0]) : NULL;
+    ty_tensor *full = flat ? ty_reshape(flat, nd, &n->i[1]) : NULL;
+    gi[0] = full ? ty_sum_to(full, n->input_meta[0].ndim, n->input_meta[0].shape) : NULL;
+    ty_tensor_release(pos);
+    ty_tensor_release(z);
+    ty_tensor_release(flat);
+    ty_tensor_release(full);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_masked_select(ty_tensor *x, ty_tensor *mask) {
+    bool want = ty_any_requires_grad(1, &x);
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = masked_select_fwd(x, mask), *pos = NULL;
+    int nd = 0;
+    int64_t shape[TY_MAX_DIMS];
+    if (out && want && ty_dtype_is_float(out->dtype)) {
+        /* cannot fail: the forward checked the same shapes */
+        ty_broadcast_shapes("masked_select", x->ndim, x->shape, mask->ndim, mask->shape, &nd,
+                            shape);
+        pos = mask_positions(mask, nd, shape);
+        if (!pos) {
+            ty_tensor_release(out);
+            out = NULL;
+        }
+    }
+    ty_set_grad_enabled(prev);
+    if (!out || !pos) return out;
+    ty_node *n = ty_record("masked_select", masked_select_backward, 1, &x, 1, &out);
+    if (n) {
+        ty_save(n, 0, pos);
+        n->i[0] = nd;
+        memcpy(&n->i[1], shape, sizeof(int64_t) * (size_t)nd);
+    }
+    ty_tensor_release(pos);
     return out;
 }

@@ -70,8 +70,12 @@ static int check_inputs(const char *fn, int n, ty_tensor *const *inputs, int *n_
     return 0;
 }
 
-int ty_gradcheck(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const *inputs, double eps,
-                 double atol, double rtol, ty_gradcheck_report *report) {
+/* create_graph: compute the analytic side through the recorded (create_graph)
+ * backward formulas, which some ops implement separately from their fused
+ * first-order path. */
+static int gradcheck_impl(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const *inputs,
+                          double eps, double atol, double rtol, bool create_graph,
+                          ty_gradcheck_report *report) {
     ty_gradcheck_report local;
     ty_gradcheck_report *rep = report ? report : &local;
     memset(rep, 0, sizeof *rep);
@@ -99,7 +103,7 @@ int ty_gradcheck(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const *inputs, 
     /* analytic: v^T J for every input (an output that does not depend on
      * the inputs at all has zero gradients) */
     if (rc == 0 && out->requires_grad) {
-        rc = ty_grad(1, &out, &v, m, req, false, false, true, grads);
+        rc = ty_grad(1, &out, &v, m, req, false, create_graph, true, grads);
     }
     for (int j = 0; j < m && rc == 0; j++) {
         if (grads[j]) continue;
@@ -162,6 +166,11 @@ int ty_gradcheck(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const *inputs, 
     return rc ? -1 : result;
 }
 
+int ty_gradcheck(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const *inputs, double eps,
+                 double atol, double rtol, ty_gradcheck_report *report) {
+    return gradcheck_impl(f, ctx, n, inputs, eps, atol, rtol, false, report);
+}
+
 /* ---- second derivatives ---- */
 
 typedef struct {
@@ -207,6 +216,11 @@ int ty_gradgradcheck(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const *inpu
     int n_req;
     if (check_inputs("gradgradcheck", n, inputs, &n_req) < 0) return -1;
     if (n_req > 64) return ty_error("gradgradcheck: at most 64 inputs may require grad");
+    /* The first derivative as the create_graph pass computes it must be
+     * right too: the second-order check below only tests consistency with
+     * it. */
+    int first = gradcheck_impl(f, ctx, n, inputs, eps, atol, rtol, true, report);
+    if (first != 1) return first;
     gradgrad_ctx c = {.f = f, .ctx = ctx};
     bool prev = ty_set_grad_enabled(true);
     ty_tensor *out = f(ctx, n, inputs);

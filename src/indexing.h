@@ -21,6 +21,15 @@
  * - bf16/f16 are supported wherever values are only moved or compared; sums
  *   are computed in f32 and converted back.
  *
+ * - Autograd: the float result of every op here records a node when an input
+ *   requires grad (see autograd.h); index and mask tensors never get
+ *   gradients. Gradients follow PyTorch: a scatter's src gets g gathered at
+ *   index (also for duplicates, where only the last write survived), sort
+ *   and top-k send each value's gradient to the position its index names,
+ *   and the pieces of a split (up to 16) are outputs of one node. In-place
+ *   forms under autograd compute out of place and commit the result
+ *   (ty_inplace_commit), so they fail on a leaf that requires grad.
+ *
  * Arrays of outputs (split, split_sizes, chunk) are returned as a malloc'd
  * array of new tensor references: the caller releases every tensor and
  * frees the array, in one call with ty_tensor_array_free(arr, n). */

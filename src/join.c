@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd.h"
 #include "error.h"
 #include "indexing.h"
+#include "reduce.h"
 
 void ty_tensor_array_free(ty_tensor **arr, int64_t n) {
     if (!arr) return;
@@ -27,7 +29,7 @@ static bool is_legacy_empty(const ty_tensor *t) {
     return t->ndim == 1 && t->shape[0] == 0;
 }
 
-ty_tensor *ty_cat(int n, ty_tensor *const *tensors, int dim) {
+static ty_tensor *cat_fwd(int n, ty_tensor *const *tensors, int dim) {
     char a[256], b[256];
     if (n <= 0 || !tensors) {
         ty_error("cat: expected a non-empty list of tensors, got %d", n);
@@ -98,7 +100,7 @@ fail:
     return NULL;
 }
 
-ty_tensor *ty_stack(int n, ty_tensor *const *tensors, int dim) {
+static ty_tensor *stack_fwd(int n, ty_tensor *const *tensors, int dim) {
     char a[256], b[256];
     if (n <= 0 || !tensors) {
         ty_error("stack: expected a non-empty list of tensors, got %d", n);
@@ -127,7 +129,7 @@ ty_tensor *ty_stack(int n, ty_tensor *const *tensors, int dim) {
     for (; made < n; made++)
         if (!(views[made] = ty_unsqueeze(tensors[made], d))) break;
     if (made == n) {
-        out = ty_cat(n, views, d);
+        out = cat_fwd(n, views, d);
         if (!out) ty_error_prefix("stack");
     }
     ty_tensor_array_free(views, made);
@@ -164,7 +166,7 @@ static int split_dim(const char *fn, const ty_tensor *x, int dim) {
     return ty_wrap_dim(fn, dim, x->ndim);
 }
 
-ty_tensor **ty_split(ty_tensor *x, int64_t split_size, int dim, int64_t *n_out) {
+static ty_tensor **split_fwd(ty_tensor *x, int64_t split_size, int dim, int64_t *n_out) {
     *n_out = 0;
     int d = split_dim("split", x, dim);
     if (d < 0) return NULL;
@@ -180,7 +182,8 @@ ty_tensor **ty_split(ty_tensor *x, int64_t split_size, int dim, int64_t *n_out) 
     return split_views("split", x, d, n, NULL, split_size, n_out);
 }
 
-ty_tensor **ty_split_sizes(ty_tensor *x, int n, const int64_t *sizes, int dim, int64_t *n_out) {
+static ty_tensor **split_sizes_fwd(ty_tensor *x, int n, const int64_t *sizes, int dim,
+                                   int64_t *n_out) {
     *n_out = 0;
     int d = split_dim("split_sizes", x, dim);
     if (d < 0) return NULL;
@@ -206,7 +209,7 @@ ty_tensor **ty_split_sizes(ty_tensor *x, int n, const int64_t *sizes, int dim, i
     return split_views("split_sizes", x, d, n, sizes, 0, n_out);
 }
 
-ty_tensor **ty_chunk(ty_tensor *x, int64_t chunks, int dim, int64_t *n_out) {
+static ty_tensor **chunk_fwd(ty_tensor *x, int64_t chunks, int dim, int64_t *n_out) {
     *n_out = 0;
     int d = split_dim("chunk", x, dim);
     if (d < 0) return NULL;
@@ -233,7 +236,7 @@ ty_tensor **ty_chunk(ty_tensor *x, int64_t chunks, int dim, int64_t *n_out) {
 
 /* ---- repeat, flip, roll ---- */
 
-ty_tensor *ty_repeat(ty_tensor *x, int ndim, const int64_t *repeats) {
+static ty_tensor *repeat_fwd(ty_tensor *x, int ndim, const int64_t *repeats) {
     if (ty_check_cpu("repeat", x) < 0) return NULL;
     if (ndim < x->ndim || ndim > TY_MAX_DIMS) {
         ty_error("repeat: %d repeats for a tensor with %d dims (need %d to %d)", ndim, x->ndim,
@@ -284,7 +287,7 @@ ty_tensor *ty_repeat(ty_tensor *x, int ndim, const int64_t *repeats) {
     return out;
 }
 
-ty_tensor *ty_flip(ty_tensor *x, int ndims, const int *dims) {
+static ty_tensor *flip_fwd(ty_tensor *x, int ndims, const int *dims) {
     if (ty_check_cpu("flip", x) < 0) return NULL;
     bool seen[TY_MAX_DIMS] = {false};
     for (int i = 0; i < ndims; i++) {
@@ -310,7 +313,7 @@ ty_tensor *ty_flip(ty_tensor *x, int ndims, const int *dims) {
     return out;
 }
 
-ty_tensor *ty_roll(ty_tensor *x, int64_t shift, int dim) {
+static ty_tensor *roll_fwd(ty_tensor *x, int64_t shift, int dim) {
     if (ty_check_cpu("roll", x) < 0) return NULL;
     int d = ty_wrap_dim("roll", dim, x->ndim);
     if (d < 0) return NULL;
@@ -335,11 +338,11 @@ ty_tensor *ty_roll(ty_tensor *x, int64_t shift, int dim) {
     return out;
 }
 
-ty_tensor *ty_roll_flat(ty_tensor *x, int64_t shift) {
+static ty_tensor *roll_flat_fwd(ty_tensor *x, int64_t shift) {
     if (ty_check_cpu("roll", x) < 0) return NULL;
     int64_t n = ty_numel(x);
     ty_tensor *flat = ty_reshape(x, 1, &n), *rolled = NULL, *out = NULL;
-    if (flat && (rolled = ty_roll(flat, shift, 0))) out = ty_view(rolled, x->ndim, x->shape);
+    if (flat && (rolled = roll_fwd(flat, shift, 0))) out = ty_view(rolled, x->ndim, x->shape);
     ty_tensor_release(flat);
     ty_tensor_release(rolled);
     return out;
@@ -347,7 +350,7 @@ ty_tensor *ty_roll_flat(ty_tensor *x, int64_t shift) {
 
 /* ---- padding ---- */
 
-ty_tensor *ty_pad_constant(ty_tensor *x, int npad, const int64_t *pad, double value) {
+static ty_tensor *pad_constant_fwd(ty_tensor *x, int npad, const int64_t *pad, double value) {
     const char *fn = "pad_constant";
     if (ty_check_cpu(fn, x) < 0) return NULL;
     if (npad < 0 || npad % 2 != 0) {
@@ -399,4 +402,273 @@ ty_tensor *ty_pad_constant(ty_tensor *x, int npad, const int64_t *pad, double va
 fail:
     ty_tensor_release(out);
     return NULL;
+}
+
+/* ---- autograd ----
+ *
+ * The forwards above run with grad mode off (they build views and copies of
+ * their inputs, which must not record nodes of their own), and each public
+ * function below records one node. Every backward is made of these same
+ * ops, so second derivatives work: cat and split undo each other, flip,
+ * roll and pad are their own inverses up to the arguments, and repeat sums
+ * its tiles with reshape and sum. */
+
+/* Runs a forward with grad mode off. */
+#define NO_GRAD(expr)                                                                              \
+    do {                                                                                           \
+        bool prev_ = ty_set_grad_enabled(false);                                                   \
+        expr;                                                                                      \
+        ty_set_grad_enabled(prev_);                                                                \
+    } while (0)
+
+static int wrap(int dim, int ndim) {
+    return dim < 0 ? dim + ndim : dim;
+}
+
+static bool meta_is_legacy_empty(const ty_meta *m) {
+    return m->ndim == 1 && m->shape[0] == 0;
+}
+
+/* cat: each input's gradient is its slice of g along dim, taken with
+ * split_sizes (one node when differentiated again); the skipped legacy
+ * empty inputs get empty gradients. i[0] = dim (wrapped). */
+static int cat_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    int d = (int)n->i[0], m = 0, rc = 0;
+    int64_t *sizes = malloc(sizeof(int64_t) * (size_t)n->n_inputs), cnt = 0;
+    if (!sizes) return ty_error("cat: out of memory");
+    for (int i = 0; i < n->n_inputs; i++)
+        if (!meta_is_legacy_empty(&n->input_meta[i])) sizes[m++] = n->input_meta[i].shape[d];
+    ty_tensor **pieces = m ? ty_split_sizes(g[0], m, sizes, d, &cnt) : NULL;
+    if (m && !pieces) rc = -1;
+    for (int i = 0, k = 0; i < n->n_inputs && rc == 0; i++) {
+        bool legacy = meta_is_legacy_empty(&n->input_meta[i]);
+        ty_tensor *piece = legacy ? NULL : pieces[k++];
+        if (!ty_node_needs_grad(n, i)) continue;
+        gi[i] = legacy ? ty_zeros_meta(&n->input_meta[i]) : ty_tensor_retain(piece);
+        if (!gi[i]) rc = -1;
+    }
+    ty_tensor_array_free(pieces, cnt);
+    free(sizes);
+    return rc;
+}
+
+ty_tensor *ty_cat(int n, ty_tensor *const *tensors, int dim) {
+    ty_tensor *out;
+    NO_GRAD(out = cat_fwd(n, tensors, dim));
+    if (!out) return NULL;
+    ty_node *node = ty_record("cat", cat_backward, n, tensors, 1, &out);
+    if (node) {
+        int nd = 1; /* the dims of the first tensor that took part */
+        for (int i = 0; i < n; i++) {
+            if (is_legacy_empty(tensors[i])) continue;
+            nd = tensors[i]->ndim;
+            break;
+        }
+        node->i[0] = wrap(dim, nd);
+    }
+    return out;
+}
+
+/* stack: input i's gradient is g.select(dim, i). i[0] = dim (wrapped). */
+static int stack_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    for (int i = 0; i < n->n_inputs; i++) {
+        if (!ty_node_needs_grad(n, i)) continue;
+        if (!(gi[i] = ty_select(g[0], (int)n->i[0], i))) return -1;
+    }
+    return 0;
+}
+
+ty_tensor *ty_stack(int n, ty_tensor *const *tensors, int dim) {
+    ty_tensor *out;
+    NO_GRAD(out = stack_fwd(n, tensors, dim));
+    if (!out) return NULL;
+    ty_node *node = ty_record("stack", stack_backward, n, tensors, 1, &out);
+    if (node) node->i[0] = wrap(dim, tensors[0]->ndim + 1);
+    return out;
+}
+
+/* split with up to TY_NODE_MAX_OUTPUTS pieces: one node with an output per
+ * piece, whose gradient is the pieces' gradients concatenated (the engine
+ * passes zeros for pieces that got none). i[0] = dim. */
+static int split_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = ty_cat(n->n_outputs, g, (int)n->i[0]);
+    return gi[0] ? 0 : -1;
+}
+
+/* One piece of a split with more pieces than a node has outputs: its own
+ * node, whose gradient is g padded with zeros to x's shape.
+ * i[0] = dim, i[1] = the piece's offset along it. */
+static int piece_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    const ty_meta *m = &n->input_meta[0];
+    int d = (int)n->i[0], npad = 0;
+    int64_t off = n->i[1], pad[2 * TY_MAX_DIMS];
+    for (int k = m->ndim - 1; k >= d; k--) {
+        pad[npad++] = k == d ? off : 0;
+        pad[npad++] = k == d ? m->shape[d] - off - g[0]->shape[d] : 0;
+    }
+    gi[0] = ty_pad_constant(g[0], npad, pad, 0.0);
+    return gi[0] ? 0 : -1;
+}
+
+/* Records the pieces of a split of x along dim (arr may be NULL: failed). */
+static ty_tensor **record_split(ty_tensor *x, int dim, ty_tensor **arr, int64_t cnt) {
+    if (!arr || !ty_any_requires_grad(1, &x)) return arr;
+    int d = wrap(dim, x->ndim);
+    if (cnt <= TY_NODE_MAX_OUTPUTS) {
+        ty_node *n = ty_record("split", split_backward, 1, &x, (int)cnt, arr);
+        if (n) n->i[0] = d;
+        return arr;
+    }
+    int64_t off = 0;
+    for (int64_t k = 0; k < cnt; k++) {
+        ty_node *n = ty_record("split", piece_backward, 1, &x, 1, &arr[k]);
+        if (n) {
+            n->i[0] = d;
+            n->i[1] = off;
+        }
+        off += arr[k]->shape[d];
+    }
+    return arr;
+}
+
+ty_tensor **ty_split(ty_tensor *x, int64_t split_size, int dim, int64_t *n_out) {
+    ty_tensor **arr;
+    NO_GRAD(arr = split_fwd(x, split_size, dim, n_out));
+    return record_split(x, dim, arr, *n_out);
+}
+
+ty_tensor **ty_split_sizes(ty_tensor *x, int n, const int64_t *sizes, int dim, int64_t *n_out) {
+    ty_tensor **arr;
+    NO_GRAD(arr = split_sizes_fwd(x, n, sizes, dim, n_out));
+    return record_split(x, dim, arr, *n_out);
+}
+
+ty_tensor **ty_chunk(ty_tensor *x, int64_t chunks, int dim, int64_t *n_out) {
+    ty_tensor **arr;
+    NO_GRAD(arr = chunk_fwd(x, chunks, dim, n_out));
+    return record_split(x, dim, arr, *n_out);
+}
+
+/* repeat: each dim k of g holds repeats[k] tiles of x's size s there;
+ * viewing it as (repeats[k], s) and summing the tile dim gives x's size
+ * back, one dim at a time. i[0] = number of repeats, i[1..] = repeats. */
+static int repeat_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    const ty_meta *m = &n->input_meta[0];
+    int nr = (int)n->i[0], lead = nr - m->ndim;
+    ty_tensor *cur = ty_tensor_retain(g[0]);
+    for (int k = 0; k < nr && cur; k++) {
+        int64_t r = n->i[1 + k], s = k < lead ? 1 : m->shape[k - lead];
+        if (r == 1) continue;
+        if (cur->ndim >= TY_MAX_DIMS) {
+            ty_error("repeat: the gradient of a repeat over %d dims is not supported", nr);
+            ty_tensor_release(cur);
+            return -1;
+        }
+        int64_t shape[TY_MAX_DIMS];
+        int nd = 0;
+        for (int q = 0; q < cur->ndim; q++) {
+            if (q == k) shape[nd++] = r;
+            shape[nd++] = q == k ? s : cur->shape[q];
+        }
+        ty_tensor *v = ty_reshape(cur, nd, shape);
+        ty_tensor_release(cur);
+        cur = v ? ty_sum(v, 1, &k, false) : NULL;
+        ty_tensor_release(v);
+    }
+    if (!cur) return -1;
+    gi[0] = ty_reshape(cur, m->ndim, m->shape);
+    ty_tensor_release(cur);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_repeat(ty_tensor *x, int ndim, const int64_t *repeats) {
+    ty_tensor *out;
+    NO_GRAD(out = repeat_fwd(x, ndim, repeats));
+    if (!out) return NULL;
+    ty_node *n = ty_record("repeat", repeat_backward, 1, &x, 1, &out);
+    if (n) {
+        n->i[0] = ndim;
+        memcpy(&n->i[1], repeats, sizeof(int64_t) * (size_t)ndim);
+    }
+    return out;
+}
+
+/* flip: dx = g flipped back. i[0] = number of dims, i[1..] = the dims. */
+static int flip_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    int dims[TY_MAX_DIMS], nd = (int)n->i[0];
+    for (int k = 0; k < nd; k++) dims[k] = (int)n->i[1 + k];
+    gi[0] = ty_flip(g[0], nd, dims);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_flip(ty_tensor *x, int ndims, const int *dims) {
+    ty_tensor *out;
+    NO_GRAD(out = flip_fwd(x, ndims, dims));
+    if (!out) return NULL;
+    ty_node *n = ty_record("flip", flip_backward, 1, &x, 1, &out);
+    if (n) {
+        n->i[0] = ndims;
+        for (int k = 0; k < ndims; k++) n->i[1 + k] = dims[k];
+    }
+    return out;
+}
+
+/* roll: dx = g rolled back. i[0] = shift, i[1] = dim. */
+static int roll_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = ty_roll(g[0], -n->i[0], (int)n->i[1]);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_roll(ty_tensor *x, int64_t shift, int dim) {
+    ty_tensor *out;
+    NO_GRAD(out = roll_fwd(x, shift, dim));
+    if (!out) return NULL;
+    ty_node *n = ty_record("roll", roll_backward, 1, &x, 1, &out);
+    if (n) {
+        /* reduced modulo the size, so that negating it cannot overflow */
+        int64_t size = x->ndim ? x->shape[wrap(dim, x->ndim)] : 1;
+        n->i[0] = size > 0 ? shift % size : 0;
+        n->i[1] = dim;
+    }
+    return out;
+}
+
+/* roll_flat: dx = g rolled back. i[0] = shift. */
+static int roll_flat_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = ty_roll_flat(g[0], -n->i[0]);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_roll_flat(ty_tensor *x, int64_t shift) {
+    ty_tensor *out;
+    NO_GRAD(out = roll_flat_fwd(x, shift));
+    if (!out) return NULL;
+    ty_node *n = ty_record("roll", roll_flat_backward, 1, &x, 1, &out);
+    if (n) {
+        int64_t size = ty_numel(x);
+        n->i[0] = size > 0 ? shift % size : 0;
+    }
+    return out;
+}
+
+/* pad_constant: padding by -pad crops what was added and puts zeros where
+ * the forward cropped. i[0] = npad, i[1..] = pad. */
+static int pad_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    int npad = (int)n->i[0];
+    int64_t pad[2 * TY_MAX_DIMS];
+    for (int k = 0; k < npad; k++) pad[k] = -n->i[1 + k];
+    gi[0] = ty_pad_constant(g[0], npad, pad, 0.0);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_pad_constant(ty_tensor *x, int npad, const int64_t *pad, double value) {
+    ty_tensor *out;
+    NO_GRAD(out = pad_constant_fwd(x, npad, pad, value));
+    if (!out) return NULL;
+    ty_node *n = ty_record("pad_constant", pad_backward, 1, &x, 1, &out);
+    if (n) {
+        n->i[0] = npad;
+        memcpy(&n->i[1], pad, sizeof(int64_t) * (size_t)npad);
+    }
+    return out;
 }

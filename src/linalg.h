@@ -7,7 +7,13 @@
  * "matmul: dtype i64 is not supported, cast to f32 or f64". Inputs may be
  * transposed, strided or expanded views; the result is always a fresh
  * contiguous tensor. Size-0 dims are allowed: a product over an empty inner
- * dim gives zeros. */
+ * dim gives zeros.
+ *
+ * Autograd: every function here records one node when an input requires
+ * grad (see autograd.h), with gradients for all float inputs (linear's bias
+ * included), summed over broadcast batch dims; the backward is written with
+ * these same ops, so second derivatives work. einsum's gradient for an
+ * operand is another einsum and needs at most 52 distinct labels. */
 #ifndef TYCHO_LINALG_H
 #define TYCHO_LINALG_H
 

@@ -18,6 +18,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "autograd.h"
+#include "elementwise.h"
 #include "error.h"
 #include "linalg.h"
 
@@ -187,7 +189,7 @@ static int cast_in_place(ty_tensor **t, ty_dtype dt) {
 
 /* matmul with torch's rules, plus an optional bias (N) added to every row
  * (used by linear, whose caller has already checked the bias's shape). */
-static ty_tensor *matmul_impl(const char *fn, ty_tensor *a, ty_tensor *b, ty_tensor *bias) {
+static ty_tensor *product_impl(const char *fn, ty_tensor *a, ty_tensor *b, ty_tensor *bias) {
     char sa[256], sb[256];
     if (ty_check_cpu(fn, a) < 0 || ty_check_cpu(fn, b) < 0 || ty_check_same_device(fn, a, b) < 0)
         return NULL;
@@ -265,8 +267,156 @@ fail:
     return NULL;
 }
 
+/* The forward of every product runs with grad mode off: it makes views and
+ * casts of its inputs internally, and those must not record nodes of their
+ * own. The public functions record one node for the whole product. */
+static ty_tensor *matmul_impl(const char *fn, ty_tensor *a, ty_tensor *b, ty_tensor *bias) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *out = product_impl(fn, a, b, bias);
+    ty_set_grad_enabled(prev);
+    return out;
+}
+
+/* ---- backward ----
+ *
+ * Every gradient below is written with ty_matmul, views and sums, so that
+ * with create_graph the backward records its own graph and second
+ * derivatives work. Inputs are saved only when the other input needs a
+ * gradient: dL/da needs b and dL/db needs a. */
+
+/* The last two dims swapped (a view). */
+static ty_tensor *mT(ty_tensor *t) {
+    return ty_transpose(t, t->ndim - 2, t->ndim - 1);
+}
+
+/* Reshapes t to (rows, cols), rows being the product of all dims but the
+ * last (which is cols): the batch of a product folded into its rows. */
+static ty_tensor *fold_rows(ty_tensor *t) {
+    int64_t cols = t->shape[t->ndim - 1], rows = 1;
+    for (int d = 0; d < t->ndim - 1; d++) rows *= t->shape[d];
+    return ty_reshape(t, 2, (int64_t[]){rows, cols});
+}
+
+/* Reduces a gradient to an input's shape: sums broadcast batch dims, then
+ * reshapes (the matrix form of a 1-D input back to 1-D). Releases g. */
+static ty_tensor *to_input_shape(ty_tensor *g, int mdim, const int64_t *mshape,
+                                 const ty_meta *meta) {
+    if (!g) return NULL;
+    ty_tensor *s = ty_sum_to(g, mdim, mshape);
+    ty_tensor_release(g);
+    if (!s || (s->ndim == meta->ndim)) return s;
+    ty_tensor *r = ty_reshape(s, meta->ndim, meta->shape);
+    ty_tensor_release(s);
+    return r;
+}
+
+/* Gradients of out = matmul(a, b) (torch's rank rules) for output gradient
+ * g. A 1-D a is the row (1,K) and a 1-D b the column (K,1); g gets those
+ * removed dims back, and then
+ *     dA = G @ B^T   summed over the batch dims A was broadcast along,
+ *     dB = A^T @ G   likewise.
+ * When B is a plain matrix and A carries batch dims, dB folds the batch
+ * into the rows: one (K, R) @ (R, N) GEMM instead of a batch of products
+ * summed afterwards. *ga / *gb are only computed when wanted (non-NULL). */
+static int matmul_grads(ty_tensor *a, ty_tensor *b, const ty_meta *ma, const ty_meta *mb,
+                        ty_tensor *g, ty_tensor **ga, ty_tensor **gb) {
+    if (ma->ndim == 1 && mb->ndim == 1) { /* dot: out = sum(a * b) */
+        if (ga && !(*ga = ty_mul(g, b))) return -1;
+        if (gb && !(*gb = ty_mul(g, a))) return -1;
+        return 0;
+    }
+    int64_t ashape[TY_MAX_DIMS], bshape[TY_MAX_DIMS];
+    int andim = ma->ndim == 1 ? 2 : ma->ndim, bndim = mb->ndim == 1 ? 2 : mb->ndim;
+    if (ma->ndim == 1) {
+        ashape[0] = 1;
+        ashape[1] = ma->shape[0];
+    } else {
+        memcpy(ashape, ma->shape, sizeof(int64_t) * (size_t)ma->ndim);
+    }
+    if (mb->ndim == 1) {
+        bshape[0] = mb->shape[0];
+        bshape[1] = 1;
+    } else {
+        memcpy(bshape, mb->shape, sizeof(int64_t) * (size_t)mb->ndim);
+    }
+    /* G: g with the dims a 1-D operand dropped put back */
+    ty_tensor *G = ma->ndim == 1   ? ty_unsqueeze(g, g->ndim - 1)
+                   : mb->ndim == 1 ? ty_unsqueeze(g, g->ndim)
+                                   : ty_tensor_retain(g);
+    if (!G) return -1;
+    int rc = 0;
+    if (ga) {
+        ty_tensor *B = mb->ndim == 1 ? ty_unsqueeze(b, 1) : ty_tensor_retain(b);
+        ty_tensor *Bt = B ? mT(B) : NULL;
+        ty_tensor *p = Bt ? ty_matmul(G, Bt) : NULL;
+        *ga = to_input_shape(p, andim, ashape, ma);
+        ty_tensor_release(B);
+        ty_tensor_release(Bt);
+        if (!*ga) rc = -1;
+    }
+    if (gb && rc == 0) {
+        ty_tensor *A = ma->ndim == 1 ? ty_unsqueeze(a, 0) : ty_tensor_retain(a);
+        ty_tensor *A2 = NULL, *G2 = NULL, *At = NULL, *p = NULL;
+        if (A && bndim == 2 && A->ndim > 2) {
+            A2 = fold_rows(A);
+            G2 = A2 ? fold_rows(G) : NULL;
+        } else if (A) {
+            A2 = ty_tensor_retain(A);
+            G2 = ty_tensor_retain(G);
+        }
+        if (A2 && G2 && (At = mT(A2))) p = ty_matmul(At, G2);
+        *gb = to_input_shape(p, bndim, bshape, mb);
+        ty_tensor_release(A);
+        ty_tensor_release(A2);
+        ty_tensor_release(G2);
+        ty_tensor_release(At);
+        if (!*gb) rc = -1;
+    }
+    ty_tensor_release(G);
+    return rc;
+}
+
+/* Loads the saved operands a (slot 0) and b (slot 1) that the wanted
+ * gradients need; returns -1 when one cannot be had. */
+static int load_operands(ty_node *n, ty_tensor **a, ty_tensor **b) {
+    *a = *b = NULL;
+    if (ty_node_needs_grad(n, 1) && !(*a = ty_saved(n, 0))) return -1;
+    if (ty_node_needs_grad(n, 0) && !(*b = ty_saved(n, 1))) {
+        ty_tensor_release(*a);
+        *a = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* matmul, mm, bmm, mv and dot. saved: 0 = a (when b needs a gradient),
+ * 1 = b (when a needs one). */
+static int matmul_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *a, *b;
+    if (load_operands(n, &a, &b) < 0) return -1;
+    int rc = matmul_grads(a, b, &n->input_meta[0], &n->input_meta[1], g[0],
+                          ty_node_needs_grad(n, 0) ? &gi[0] : NULL,
+                          ty_node_needs_grad(n, 1) ? &gi[1] : NULL);
+    ty_tensor_release(a);
+    ty_tensor_release(b);
+    return rc;
+}
+
+/* Records a two-operand product whose backward is `fn`, saving each operand
+ * for the other's gradient. */
+static ty_tensor *record_product(const char *name, ty_backward_fn fn, ty_tensor *a, ty_tensor *b,
+                                 ty_tensor *out) {
+    if (!out) return NULL;
+    ty_node *n = ty_record(name, fn, 2, (ty_tensor *[]){a, b}, 1, &out);
+    if (n) {
+        if (ty_node_needs_grad(n, 1)) ty_save(n, 0, a);
+        if (ty_node_needs_grad(n, 0)) ty_save(n, 1, b);
+    }
+    return out;
+}
+
 ty_tensor *ty_matmul(ty_tensor *a, ty_tensor *b) {
-    return matmul_impl("matmul", a, b, NULL);
+    return record_product("matmul", matmul_backward, a, b, matmul_impl("matmul", a, b, NULL));
 }
 
 /* Shared by the fixed-rank products: both operands must have these ranks. */
@@ -279,7 +429,7 @@ static int check_ranks(const char *fn, const ty_tensor *a, int na, const ty_tens
 
 ty_tensor *ty_mm(ty_tensor *a, ty_tensor *b) {
     if (check_ranks("mm", a, 2, b, 2) < 0) return NULL;
-    return matmul_impl("mm", a, b, NULL);
+    return record_product("mm", matmul_backward, a, b, matmul_impl("mm", a, b, NULL));
 }
 
 ty_tensor *ty_bmm(ty_tensor *a, ty_tensor *b) {
@@ -291,27 +441,69 @@ ty_tensor *ty_bmm(ty_tensor *a, ty_tensor *b) {
                  (long long)a->shape[0], (long long)b->shape[0]);
         return NULL;
     }
-    return matmul_impl("bmm", a, b, NULL);
+    return record_product("bmm", matmul_backward, a, b, matmul_impl("bmm", a, b, NULL));
 }
 
 ty_tensor *ty_mv(ty_tensor *a, ty_tensor *v) {
     if (check_ranks("mv", a, 2, v, 1) < 0) return NULL;
-    return matmul_impl("mv", a, v, NULL);
+    return record_product("mv", matmul_backward, a, v, matmul_impl("mv", a, v, NULL));
 }
 
 ty_tensor *ty_dot(ty_tensor *a, ty_tensor *b) {
     if (check_ranks("dot", a, 1, b, 1) < 0) return NULL;
-    return matmul_impl("dot", a, b, NULL);
+    return record_product("dot", matmul_backward, a, b, matmul_impl("dot", a, b, NULL));
+}
+
+/* out = a b^T for 1-D a (N) and b (M): da = g @ b, db = a @ g (= g^T a).
+ * saved: 0 = a (when b needs a gradient), 1 = b (when a needs one). */
+static int outer_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *a, *b;
+    if (load_operands(n, &a, &b) < 0) return -1;
+    int rc = 0;
+    if (ty_node_needs_grad(n, 0) && !(gi[0] = ty_matmul(g[0], b))) rc = -1;
+    if (rc == 0 && ty_node_needs_grad(n, 1) && !(gi[1] = ty_matmul(a, g[0]))) rc = -1;
+    ty_tensor_release(a);
+    ty_tensor_release(b);
+    return rc;
 }
 
 ty_tensor *ty_outer(ty_tensor *a, ty_tensor *b) {
     if (check_ranks("outer", a, 1, b, 1) < 0) return NULL;
     /* a column times a row: a GEMM with K = 1 */
+    bool prev = ty_set_grad_enabled(false);
     ty_tensor *col = ty_unsqueeze(a, 1), *row = col ? ty_unsqueeze(b, 0) : NULL;
     ty_tensor *out = row ? matmul_impl("outer", col, row, NULL) : NULL;
+    ty_set_grad_enabled(prev);
     ty_tensor_release(col);
     ty_tensor_release(row);
-    return out;
+    return record_product("outer", outer_backward, a, b, out);
+}
+
+/* out = x @ w^T + bias, x (..., in), w (out, in):
+ *     dx = g @ w,
+ *     dw = g^T @ x with the batch folded into the rows: (out, R) @ (R, in),
+ *     dbias = g summed over everything but its last dim.
+ * saved: 0 = x (when w needs a gradient), 1 = w (when x needs one). */
+static int linear_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *x, *w;
+    if (load_operands(n, &x, &w) < 0) return -1;
+    int rc = 0;
+    if (ty_node_needs_grad(n, 0) && !(gi[0] = ty_matmul(g[0], w))) rc = -1;
+    if (rc == 0 && ty_node_needs_grad(n, 1)) {
+        ty_tensor *g2 = fold_rows(g[0]), *x2 = g2 ? fold_rows(x) : NULL;
+        ty_tensor *g2t = x2 ? mT(g2) : NULL;
+        gi[1] = g2t ? ty_matmul(g2t, x2) : NULL;
+        ty_tensor_release(g2);
+        ty_tensor_release(x2);
+        ty_tensor_release(g2t);
+        if (!gi[1]) rc = -1;
+    }
+    if (rc == 0 && ty_node_needs_grad(n, 2) &&
+        !(gi[2] = ty_sum_to(g[0], n->input_meta[2].ndim, n->input_meta[2].shape)))
+        rc = -1;
+    ty_tensor_release(x);
+    ty_tensor_release(w);
+    return rc;
 }
 
 ty_tensor *ty_linear(ty_tensor *x, ty_tensor *w, ty_tensor *bias) {
@@ -337,9 +529,16 @@ ty_tensor *ty_linear(ty_tensor *x, ty_tensor *w, ty_tensor *bias) {
         return NULL;
     }
     /* w^T as a view: gemm_batched passes it to BLAS as Trans, no copy */
+    bool prev = ty_set_grad_enabled(false);
     ty_tensor *wt = ty_transpose(w, 0, 1);
-    if (!wt) return NULL;
-    ty_tensor *out = matmul_impl("linear", x, wt, bias);
+    ty_tensor *out = wt ? matmul_impl("linear", x, wt, bias) : NULL;
+    ty_set_grad_enabled(prev);
     ty_tensor_release(wt);
+    if (!out) return NULL;
+    ty_node *n = ty_record("linear", linear_backward, 3, (ty_tensor *[]){x, w, bias}, 1, &out);
+    if (n) {
+        if (ty_node_needs_grad(n, 1)) ty_save(n, 0, x);
+        if (ty_node_needs_grad(n, 0)) ty_save(n, 1, w);
+    }
     return out;
 }

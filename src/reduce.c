@@ -25,7 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd.h"
+#include "creation.h"
+#include "elementwise.h"
 #include "error.h"
+#include "indexing.h"
 #include "parallel.h"
 
 /* Most outputs handled together by one unit of work: neighbouring columns
@@ -888,58 +892,6 @@ fail:
     return NULL;
 }
 
-ty_tensor *ty_sum(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
-    return reduce("sum", K_SUM, x, ndims, dims, keepdim, 0);
-}
-
-ty_tensor *ty_sum_all(ty_tensor *x) {
-    return reduce("sum", K_SUM, x, 0, NULL, false, 0);
-}
-
-ty_tensor *ty_mean(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
-    return reduce("mean", K_MEAN, x, ndims, dims, keepdim, 0);
-}
-
-ty_tensor *ty_mean_all(ty_tensor *x) {
-    return reduce("mean", K_MEAN, x, 0, NULL, false, 0);
-}
-
-ty_tensor *ty_var(ty_tensor *x, int ndims, const int *dims, double correction, bool keepdim) {
-    return reduce("var", K_VAR, x, ndims, dims, keepdim, correction);
-}
-
-ty_tensor *ty_std(ty_tensor *x, int ndims, const int *dims, double correction, bool keepdim) {
-    return reduce("std", K_STD, x, ndims, dims, keepdim, correction);
-}
-
-ty_tensor *ty_prod(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
-    return reduce("prod", K_PROD, x, ndims, dims, keepdim, 0);
-}
-
-ty_tensor *ty_logsumexp(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
-    return reduce("logsumexp", K_LSE, x, ndims, dims, keepdim, 0);
-}
-
-ty_tensor *ty_norm(ty_tensor *x, double p, int ndims, const int *dims, bool keepdim) {
-    return reduce("norm", K_NORM, x, ndims, dims, keepdim, p);
-}
-
-ty_tensor *ty_all(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
-    return reduce("all", K_ALL, x, ndims, dims, keepdim, 0);
-}
-
-ty_tensor *ty_any(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
-    return reduce("any", K_ANY, x, ndims, dims, keepdim, 0);
-}
-
-ty_tensor *ty_amax(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
-    return reduce("amax", K_AMAX, x, ndims, dims, keepdim, 0);
-}
-
-ty_tensor *ty_amin(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
-    return reduce("amin", K_AMIN, x, ndims, dims, keepdim, 0);
-}
-
 /* max_all / min_all: amax over every dim, with their own empty error. */
 static ty_tensor *extreme_all(const char *fn, ty_tensor *x, reduce_kind k) {
     if (ty_check_cpu(fn, x) < 0) return NULL;
@@ -950,14 +902,6 @@ static ty_tensor *extreme_all(const char *fn, ty_tensor *x, reduce_kind k) {
         return NULL;
     }
     return reduce(fn, k, x, 0, NULL, false, 0);
-}
-
-ty_tensor *ty_max_all(ty_tensor *x) {
-    return extreme_all("max", x, K_AMAX);
-}
-
-ty_tensor *ty_min_all(ty_tensor *x) {
-    return extreme_all("min", x, K_AMIN);
 }
 
 /* ---- max / min with indices ---- */
@@ -1182,38 +1126,6 @@ static int extreme_dim(const char *fn, ty_tensor *x, int dim, bool keepdim, bool
     return rc;
 }
 
-int ty_max_dim(ty_tensor *x, int dim, bool keepdim, ty_tensor **values, ty_tensor **indices) {
-    return extreme_dim("max", x, dim, keepdim, true, values, indices);
-}
-
-int ty_min_dim(ty_tensor *x, int dim, bool keepdim, ty_tensor **values, ty_tensor **indices) {
-    return extreme_dim("min", x, dim, keepdim, false, values, indices);
-}
-
-ty_tensor *ty_argmax(ty_tensor *x, int dim, bool keepdim) {
-    ty_tensor *i;
-    arg_reduce("argmax", x, 1, &dim, keepdim, true, NULL, &i);
-    return i;
-}
-
-ty_tensor *ty_argmin(ty_tensor *x, int dim, bool keepdim) {
-    ty_tensor *i;
-    arg_reduce("argmin", x, 1, &dim, keepdim, false, NULL, &i);
-    return i;
-}
-
-ty_tensor *ty_argmax_all(ty_tensor *x) {
-    ty_tensor *i;
-    arg_reduce("argmax", x, 0, NULL, false, true, NULL, &i);
-    return i;
-}
-
-ty_tensor *ty_argmin_all(ty_tensor *x) {
-    ty_tensor *i;
-    arg_reduce("argmin", x, 0, NULL, false, false, NULL, &i);
-    return i;
-}
-
 /* ---- cumsum / cumprod ---- */
 
 /* scan_T(prod, x, y, R, inner, w): running sum (product) down R rows of w
@@ -1335,10 +1247,640 @@ fail:
     return NULL;
 }
 
+/* ---- autograd and the public entry points ----
+ *
+ * Each public function runs its forward with grad mode off (the planning
+ * copies and casts must not record nodes of their own) and then records one
+ * node. The backward functions follow PyTorch's formulas (derivatives.yaml)
+ * and are written with differentiable ops, so second derivatives work.
+ *
+ * Node layout shared by the reductions: i[d] = 1 when input dim d was
+ * reduced, 0 otherwise (d < the input's ndim), which puts the output's
+ * gradient back into keepdim shape; d[0] = the op's parameter (var/std's
+ * correction, norm's p); saved slot 0 = the input x, slot 1 = the output. */
+
+#define NO_GRAD(expr)                                                                              \
+    do {                                                                                           \
+        bool prev_ = ty_set_grad_enabled(false);                                                   \
+        expr;                                                                                      \
+        ty_set_grad_enabled(prev_);                                                                \
+    } while (0)
+
+static void save_reduced(ty_node *n, const ty_tensor *x, int ndims, const int *dims) {
+    bool red[TY_MAX_DIMS];
+    parse_dims("reduce", x, ndims, dims, red); /* cannot fail: the forward checked them */
+    for (int d = 0; d < x->ndim; d++) n->i[d] = red[d];
+}
+
+/* The reduced dims as a list, for ty_sum(..., keepdim) and friends. */
+static int reduced_dims(const ty_node *n, int *dims) {
+    int nd = 0;
+    for (int d = 0; d < n->input_meta[0].ndim; d++)
+        if (n->i[d]) dims[nd++] = d;
+    return nd;
+}
+
+/* How many input elements were folded into each output element. */
+static int64_t reduced_count(const ty_node *n) {
+    int64_t c = 1;
+    for (int d = 0; d < n->input_meta[0].ndim; d++)
+        if (n->i[d]) c *= n->input_meta[0].shape[d];
+    return c;
+}
+
+/* t, shaped like the output (with or without keepdim), reshaped to the
+ * input's shape with 1 at the reduced dims, so that it broadcasts against
+ * the input. */
+static ty_tensor *keepdim_view(const ty_node *n, ty_tensor *t) {
+    const ty_meta *m = &n->input_meta[0];
+    int64_t shape[TY_MAX_DIMS];
+    for (int d = 0; d < m->ndim; d++) shape[d] = n->i[d] ? 1 : m->shape[d];
+    return ty_reshape(t, m->ndim, shape);
+}
+
+/* t in keepdim shape broadcast to the input's shape (a view). */
+static ty_tensor *expand_to_input(const ty_node *n, ty_tensor *t) {
+    ty_tensor *k = keepdim_view(n, t);
+    if (!k) return NULL;
+    ty_tensor *e = ty_expand(k, n->input_meta[0].ndim, n->input_meta[0].shape);
+    ty_tensor_release(k);
+    return e;
+}
+
+/* Whether x holds an exact zero (outside autograd: it only picks a formula). */
+static int has_zero(ty_tensor *x, bool *out) {
+    ty_tensor *z = NULL, *a = NULL;
+    NO_GRAD(z = ty_eq_scalar(x, 0); a = z ? ty_any(z, 0, NULL, false) : NULL);
+    double v = 0;
+    int rc = a ? ty_item(a, &v) : -1;
+    ty_tensor_release(z);
+    ty_tensor_release(a);
+    *out = v != 0;
+    return rc;
+}
+
+/* The mask (x == v) as bool, with NaN matching NaN when v_is_nan. */
+static ty_tensor *equal_mask(ty_tensor *x, ty_tensor *v, bool v_is_nan) {
+    return v_is_nan ? ty_ne(x, x) : ty_eq(x, v);
+}
+
+/* ---- sum, mean ---- */
+
+/* The gradient of a sum is g broadcast back over the reduced dims. */
+static int sum_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = expand_to_input(n, g[0]);
+    return gi[0] ? 0 : -1;
+}
+
+/* mean: g / N broadcast back. */
+static int mean_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *s = ty_div_scalar(g[0], (double)reduced_count(n));
+    if (!s) return -1;
+    gi[0] = expand_to_input(n, s);
+    ty_tensor_release(s);
+    return gi[0] ? 0 : -1;
+}
+
+/* ---- var, std ---- */
+
+/* var's gradient for a gradient gv of the variance:
+ * gv * 2 (x - mean) / max(0, N - correction). */
+static ty_tensor *var_grad(ty_node *n, ty_tensor *x, ty_tensor *gv) {
+    int dims[TY_MAX_DIMS], nd = reduced_dims(n, dims);
+    double dof = (double)reduced_count(n) - n->d[0];
+    if (dof < 0) dof = 0;
+    ty_tensor *mean = NULL, *xm = NULL, *gk = NULL, *p = NULL, *r = NULL;
+    if ((mean = ty_mean(x, nd, dims, true)) && (xm = ty_sub(x, mean)) &&
+        (gk = keepdim_view(n, gv)) && (p = ty_mul(gk, xm)))
+        r = ty_mul_scalar(p, 2.0 / dof);
+    ty_tensor_release(mean);
+    ty_tensor_release(xm);
+    ty_tensor_release(gk);
+    ty_tensor_release(p);
+    return r;
+}
+
+static int var_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *x = ty_saved(n, 0);
+    if (!x) return -1;
+    gi[0] = var_grad(n, x, g[0]);
+    ty_tensor_release(x);
+    return gi[0] ? 0 : -1;
+}
+
+/* std = sqrt(var): var's gradient for g / (2 std), taking 0 where std is 0
+ * (as PyTorch does, instead of NaN). */
+static int std_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *x = ty_saved(n, 0), *s = x ? ty_saved(n, 1) : NULL;
+    ty_tensor *s2 = NULL, *q = NULL, *z = NULL, *gv = NULL;
+    if (s && (s2 = ty_mul_scalar(s, 2)) && (q = ty_div(g[0], s2)) && (z = ty_eq_scalar(s, 0)) &&
+        (gv = ty_masked_fill(q, z, 0)))
+        gi[0] = var_grad(n, x, gv);
+    ty_tensor_release(x);
+    ty_tensor_release(s);
+    ty_tensor_release(s2);
+    ty_tensor_release(q);
+    ty_tensor_release(z);
+    ty_tensor_release(gv);
+    return gi[0] ? 0 : -1;
+}
+
+/* ---- prod ---- */
+
+/* The product of every other element along dim 1 of a (K, R) tensor, as
+ * prefix products times suffix products (no division, so zeros are fine):
+ * e[j] = prod(x[:j]) * prod(x[j+1:]). */
+static ty_tensor *exclusive_products(ty_tensor *xr) {
+    int64_t R = xr->shape[1], pad[2] = {1, 0};
+    int last = 1;
+    ty_tensor *a = NULL, *pa = NULL, *left = NULL, *b = NULL, *fb = NULL, *pb = NULL, *cb = NULL;
+    ty_tensor *right = NULL, *e = NULL;
+    if ((a = ty_narrow(xr, 1, 0, R - 1)) && (pa = ty_pad_constant(a, 2, pad, 1.0)) &&
+        (left = ty_cumprod(pa, 1)) && (b = ty_narrow(xr, 1, 1, R - 1)) &&
+        (fb = ty_flip(b, 1, &last)) && (pb = ty_pad_constant(fb, 2, pad, 1.0)) &&
+        (cb = ty_cumprod(pb, 1)) && (right = ty_flip(cb, 1, &last)))
+        e = ty_mul(left, right);
+    ty_tensor *tmp[] = {a, pa, left, b, fb, pb, cb, right};
+    for (size_t k = 0; k < sizeof tmp / sizeof *tmp; k++) ty_tensor_release(tmp[k]);
+    return e;
+}
+
+/* prod's gradient when x has zeros: the reduced dims are moved to the end
+ * and flattened into one, and each element gets g times the product of the
+ * others (PyTorch's prod_safe_zeros_backward). */
+static ty_tensor *prod_grad_with_zeros(ty_node *n, ty_tensor *x, ty_tensor *g) {
+    const ty_meta *m = &n->input_meta[0];
+    int perm[TY_MAX_DIMS], inv[TY_MAX_DIMS], np = 0;
+    int64_t K = 1, R = 1, pshape[TY_MAX_DIMS];
+    for (int d = 0; d < m->ndim; d++)
+        if (!n->i[d]) K *= m->shape[(perm[np++] = d)];
+    for (int d = 0; d < m->ndim; d++)
+        if (n->i[d]) R *= m->shape[(perm[np++] = d)];
+    for (int d = 0; d < m->ndim; d++) {
+        pshape[d] = m->shape[perm[d]];
+        inv[perm[d]] = d;
+    }
+    ty_tensor *xp = NULL, *xr = NULL, *e = NULL, *gk = NULL, *p = NULL, *pr = NULL, *r = NULL;
+    if ((xp = ty_permute(x, perm)) && (xr = ty_reshape(xp, 2, (int64_t[]){K, R})) &&
+        (e = exclusive_products(xr)) && (gk = ty_reshape(g, 2, (int64_t[]){K, 1})) &&
+        (p = ty_mul(gk, e)) && (pr = ty_reshape(p, m->ndim, pshape)))
+        r = ty_permute(pr, inv);
+    ty_tensor *tmp[] = {xp, xr, e, gk, p, pr};
+    for (size_t k = 0; k < sizeof tmp / sizeof *tmp; k++) ty_tensor_release(tmp[k]);
+    return r;
+}
+
+/* prod: g * prod / x when x has no zeros, else the exclusive products. */
+static int prod_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *x = ty_saved(n, 0);
+    if (!x) return -1;
+    bool zero = false;
+    int rc = has_zero(x, &zero);
+    if (rc == 0 && (ty_numel(x) == 0 || x->ndim == 0)) {
+        gi[0] = expand_to_input(n, g[0]);
+    } else if (rc == 0 && !zero) {
+        ty_tensor *y = ty_saved(n, 1), *yk = NULL, *gk = NULL, *q = NULL;
+        if (y && (yk = keepdim_view(n, y)) && (gk = keepdim_view(n, g[0])) && (q = ty_div(yk, x)))
+            gi[0] = ty_mul(gk, q);
+        ty_tensor_release(y);
+        ty_tensor_release(yk);
+        ty_tensor_release(gk);
+        ty_tensor_release(q);
+    } else if (rc == 0) {
+        gi[0] = prod_grad_with_zeros(n, x, g[0]);
+    }
+    ty_tensor_release(x);
+    return gi[0] ? 0 : -1;
+}
+
+/* ---- logsumexp, norm ---- */
+
+/* logsumexp: g * exp(x - result). */
+static int logsumexp_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *x = ty_saved(n, 0), *y = x ? ty_saved(n, 1) : NULL;
+    ty_tensor *yk = NULL, *gk = NULL, *d = NULL, *e = NULL;
+    if (y && (yk = keepdim_view(n, y)) && (gk = keepdim_view(n, g[0])) && (d = ty_sub(x, yk)) &&
+        (e = ty_exp(d)))
+        gi[0] = ty_mul(gk, e);
+    ty_tensor *tmp[] = {x, y, yk, gk, d, e};
+    for (size_t k = 0; k < sizeof tmp / sizeof *tmp; k++) ty_tensor_release(tmp[k]);
+    return gi[0] ? 0 : -1;
+}
+
+/* norm, by p (PyTorch's norm_backward; nk is the norm in keepdim shape):
+ *   p = 0: no gradient (a count);
+ *   p = 1: sign(x) g;
+ *   p = 2: g x / nk, 0 where nk == 0;
+ *   +-inf: g sign(x) spread evenly over the elements with |x| == nk;
+ *   p < 1: g sign(x) |x|^(p-1) nk^(1-p), taking |x|^(p-1) as 0 at x == 0;
+ *   else:  sign(x) |x|^(p-1) (or x |x|^(p-2) for p > 2) times g / nk^(p-1),
+ *          0 where nk == 0. */
+static int norm_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    double p = n->d[0];
+    if (p == 0) return 0;
+    ty_tensor *x = ty_saved(n, 0), *y = x ? ty_saved(n, 1) : NULL;
+    ty_tensor *nk = NULL, *gk = NULL, *t[8] = {0};
+    if (!y || !(nk = keepdim_view(n, y)) || !(gk = keepdim_view(n, g[0]))) goto done;
+    if (p == 1) {
+        if ((t[0] = ty_sign(x))) gi[0] = ty_mul(t[0], gk);
+    } else if (p == 2) {
+        if ((t[0] = ty_div(x, nk)) && (t[1] = ty_eq_scalar(nk, 0)) &&
+            (t[2] = ty_masked_fill(t[0], t[1], 0)))
+            gi[0] = ty_mul(gk, t[2]);
+    } else if (isinf(p)) {
+        int dims[TY_MAX_DIMS], nd = reduced_dims(n, dims);
+        if ((t[0] = ty_abs(x)) && (t[1] = ty_eq(t[0], nk)) && (t[2] = ty_ne(x, x)) &&
+            (t[3] = ty_logical_or(t[1], t[2])) && (t[4] = ty_sum(t[3], nd, dims, true)) &&
+            (t[5] = ty_div(gk, t[4])) && (t[6] = ty_cast(t[3], x->dtype)) && (t[7] = ty_sign(x))) {
+            ty_tensor *q = ty_mul(t[5], t[6]);
+            if (q) gi[0] = ty_mul(t[7], q);
+            ty_tensor_release(q);
+        }
+    } else if (p < 1) {
+        /* t[3] = sign(x) |x|^(p-1) with 0 at x == 0 */
+        if ((t[0] = ty_abs(x)) && (t[1] = ty_pow_scalar(t[0], p - 1)) &&
+            (t[2] = ty_eq_scalar(x, 0)) && (t[3] = ty_masked_fill(t[1], t[2], 0)) &&
+            (t[4] = ty_sign(x)) && (t[5] = ty_mul(t[4], t[3])) && (t[6] = ty_mul(t[5], gk)) &&
+            (t[7] = ty_pow_scalar(nk, 1 - p)))
+            gi[0] = ty_mul(t[6], t[7]);
+    } else {
+        /* t[2] = the per-element factor, t[6] = g / nk^(p-1) with 0 at nk == 0 */
+        bool ok;
+        if (p < 2)
+            ok = (t[0] = ty_abs(x)) && (t[1] = ty_pow_scalar(t[0], p - 1)) && (t[3] = ty_sign(x)) &&
+                 (t[2] = ty_mul(t[3], t[1]));
+        else
+            ok = (t[0] = ty_abs(x)) && (t[1] = ty_pow_scalar(t[0], p - 2)) &&
+                 (t[2] = ty_mul(x, t[1]));
+        if (ok && (t[4] = ty_pow_scalar(nk, p - 1)) && (t[5] = ty_div(gk, t[4])) &&
+            (t[7] = ty_eq_scalar(nk, 0)) && (t[6] = ty_masked_fill(t[5], t[7], 0)))
+            gi[0] = ty_mul(t[2], t[6]);
+    }
+done:
+    ty_tensor_release(x);
+    ty_tensor_release(y);
+    ty_tensor_release(nk);
+    ty_tensor_release(gk);
+    for (int k = 0; k < 8; k++) ty_tensor_release(t[k]);
+    return gi[0] ? 0 : -1;
+}
+
+/* ---- amax, amin, max, min ---- */
+
+/* amax / amin: g spread evenly over the elements equal to the result in
+ * each reduced group, (g / count) * mask, as PyTorch does. */
+static int amax_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    int dims[TY_MAX_DIMS], nd = reduced_dims(n, dims);
+    ty_tensor *x = ty_saved(n, 0), *y = x ? ty_saved(n, 1) : NULL;
+    ty_tensor *yk = NULL, *gk = NULL, *mask = NULL, *cnt = NULL, *q = NULL, *mf = NULL;
+    if (y && (yk = keepdim_view(n, y)) && (gk = keepdim_view(n, g[0])) && (mask = ty_eq(x, yk)) &&
+        (cnt = ty_sum(mask, nd, dims, true)) && (q = ty_div(gk, cnt)) &&
+        (mf = ty_cast(mask, x->dtype)))
+        gi[0] = ty_mul(q, mf);
+    ty_tensor *tmp[] = {x, y, yk, gk, mask, cnt, q, mf};
+    for (size_t k = 0; k < sizeof tmp / sizeof *tmp; k++) ty_tensor_release(tmp[k]);
+    return gi[0] ? 0 : -1;
+}
+
+/* max() / min() of every element: g spread evenly over the ties (the NaNs
+ * when the result is NaN). */
+static int extreme_all_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_tensor *x = ty_saved(n, 0), *y = x ? ty_saved(n, 1) : NULL;
+    ty_tensor *mask = NULL, *cnt = NULL, *q = NULL, *mf = NULL;
+    double v = 0;
+    if (y && ty_item(y, &v) == 0 && (mask = equal_mask(x, y, isnan(v))) &&
+        (cnt = ty_sum(mask, 0, NULL, false)) && (q = ty_div(g[0], cnt)) &&
+        (mf = ty_cast(mask, x->dtype)))
+        gi[0] = ty_mul(mf, q);
+    ty_tensor *tmp[] = {x, y, mask, cnt, q, mf};
+    for (size_t k = 0; k < sizeof tmp / sizeof *tmp; k++) ty_tensor_release(tmp[k]);
+    return gi[0] ? 0 : -1;
+}
+
+/* max / min along a dim: the gradient goes to the index returned, by
+ * scatter into zeros. saved 0: the indices; i[0] = dim (wrapped). */
+static int extreme_dim_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    const ty_meta *m = &n->input_meta[0];
+    if (m->ndim == 0) {
+        gi[0] = ty_tensor_retain(g[0]);
+        return 0;
+    }
+    int d = (int)n->i[0];
+    int64_t shape[TY_MAX_DIMS];
+    for (int k = 0; k < m->ndim; k++) shape[k] = k == d ? 1 : m->shape[k];
+    ty_tensor *idx = ty_saved(n, 0), *ik = NULL, *gk = NULL, *z = NULL;
+    if (idx && (ik = ty_reshape(idx, m->ndim, shape)) && (gk = ty_reshape(g[0], m->ndim, shape)) &&
+        (z = ty_zeros_meta(m)))
+        gi[0] = ty_scatter(z, d, ik, gk);
+    ty_tensor *tmp[] = {idx, ik, gk, z};
+    for (size_t k = 0; k < sizeof tmp / sizeof *tmp; k++) ty_tensor_release(tmp[k]);
+    return gi[0] ? 0 : -1;
+}
+
+/* ---- cumsum, cumprod ---- */
+
+/* reverse cumulative sum along dim: flip, cumsum, flip. */
+static ty_tensor *reverse_cumsum(ty_tensor *t, int dim) {
+    ty_tensor *a = ty_flip(t, 1, &dim), *b = a ? ty_cumsum(a, dim) : NULL;
+    ty_tensor *r = b ? ty_flip(b, 1, &dim) : NULL;
+    ty_tensor_release(a);
+    ty_tensor_release(b);
+    return r;
+}
+
+/* cumsum: the reverse cumulative sum of g. i[0] = dim (wrapped). */
+static int cumsum_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    if (n->input_meta[0].ndim == 0)
+        gi[0] = ty_tensor_retain(g[0]);
+    else
+        gi[0] = reverse_cumsum(g[0], (int)n->i[0]);
+    return gi[0] ? 0 : -1;
+}
+
+/* cumprod's gradient on inputs with zeros, first order only (a plain loop
+ * in double, O(n) per line): with z the first zero of a line, element
+ * i < z gets sum_{k >= i} g_k y_k / x_i (terms past z vanish), element z
+ * gets y_{z-1} sum_{k >= z} g_k prod_{z < j <= k} x_j, and the elements
+ * after z get 0. */
+static ty_tensor *cumprod_grad_with_zeros(ty_tensor *x, ty_tensor *g, int dim) {
+    ty_tensor *xd = ty_cast(x, TY_F64), *xc = xd ? ty_contiguous(xd) : NULL;
+    ty_tensor *gd = xc ? ty_cast(g, TY_F64) : NULL, *gc = gd ? ty_contiguous(gd) : NULL;
+    ty_tensor *out = gc ? ty_zeros(x->ndim, x->shape, TY_F64, x->device) : NULL, *r = NULL;
+    if (out) {
+        const double *xv = ty_data(xc), *gv = ty_data(gc);
+        double *o = ty_data(out);
+        int64_t R = x->shape[dim], inner = 1, outer = 1;
+        for (int d = 0; d < dim; d++) outer *= x->shape[d];
+        for (int d = dim + 1; d < x->ndim; d++) inner *= x->shape[d];
+        for (int64_t a = 0; a < outer; a++) {
+            for (int64_t j = 0; j < inner; j++) {
+                /* one line: element k at [k * inner] */
+                const double *xl = xv + a * R * inner + j, *gl = gv + a * R * inner + j;
+                double *ol = o + a * R * inner + j, y = 1;
+                int64_t z = 0;
+                for (; z < R && xl[z * inner] != 0; z++) ol[z * inner] = y *= xl[z * inner];
+                double acc = 0;
+                for (int64_t i = z - 1; i >= 0; i--) {
+                    acc += gl[i * inner] * ol[i * inner];
+                    ol[i * inner] = acc / xl[i * inner];
+                }
+                if (z < R) {
+                    double s = 0, p = 1;
+                    for (int64_t k = z; k < R; k++) {
+                        if (k > z) p *= xl[k * inner];
+                        s += gl[k * inner] * p;
+                    }
+                    ol[z * inner] = y * s;
+                }
+            }
+        }
+        r = ty_cast(out, x->dtype);
+    }
+    ty_tensor *tmp[] = {xd, xc, gd, gc, out};
+    for (size_t k = 0; k < sizeof tmp / sizeof *tmp; k++) ty_tensor_release(tmp[k]);
+    return r;
+}
+
+/* The same, differentiably (for create_graph), in O(n^2) per line as
+ * PyTorch does: element k gets sum_{m >= k} g_m prod_{j <= m, j != k} x_j,
+ * which is cumprod of x with x_k replaced by 1, read from k on. */
+static ty_tensor *cumprod_grad_with_zeros_differentiable(ty_tensor *x, ty_tensor *g, int dim) {
+    int64_t R = x->shape[dim], bshape[TY_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) bshape[d] = d == dim ? R : 1;
+    ty_tensor **parts = calloc((size_t)R, sizeof *parts);
+    ty_tensor *one = ty_scalar(1.0, x->dtype), *r = NULL;
+    int64_t made = 0;
+    for (; parts && one && made < R; made++) {
+        int64_t k = made;
+        /* a fresh mask each time: the where node may keep it */
+        ty_tensor *line = ty_zeros(1, &R, TY_BOOL, ty_cpu());
+        if (line) ((bool *)ty_data(line))[k] = true;
+        ty_tensor *mask = line ? ty_reshape(line, x->ndim, bshape) : NULL;
+        ty_tensor_release(line);
+        ty_tensor *xk = mask ? ty_where(mask, one, x) : NULL;
+        ty_tensor *ck = xk ? ty_cumprod(xk, dim) : NULL;
+        ty_tensor *gn = ck ? ty_narrow(g, dim, k, R - k) : NULL;
+        ty_tensor *cn = gn ? ty_narrow(ck, dim, k, R - k) : NULL;
+        ty_tensor *p = cn ? ty_mul(gn, cn) : NULL;
+        parts[k] = p ? ty_sum(p, 1, &dim, true) : NULL;
+        ty_tensor *tmp[] = {mask, xk, ck, gn, cn, p};
+        for (size_t t = 0; t < sizeof tmp / sizeof *tmp; t++) ty_tensor_release(tmp[t]);
+        if (!parts[k]) break;
+    }
+    if (parts && made == R) r = ty_cat((int)R, parts, dim);
+    if (parts) ty_tensor_array_free(parts, made);
+    ty_tensor_release(one);
+    if (!parts) ty_error("cumprod: out of memory");
+    return r;
+}
+
+/* cumprod: reverse_cumsum(g * y) / x when x has no zeros (PyTorch's
+ * formula); see the two functions above for zeros. saved 0: x, 1: y;
+ * i[0] = dim (wrapped). */
+static int cumprod_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    int d = (int)n->i[0];
+    const ty_meta *m = &n->input_meta[0];
+    if (m->ndim == 0 || m->shape[d] <= 1) {
+        gi[0] = ty_tensor_retain(g[0]);
+        return 0;
+    }
+    ty_tensor *x = ty_saved(n, 0);
+    bool zero = false;
+    if (!x || has_zero(x, &zero) < 0) {
+        ty_tensor_release(x);
+        return -1;
+    }
+    if (!zero) {
+        ty_tensor *y = ty_saved(n, 1), *w = y ? ty_mul(y, g[0]) : NULL;
+        ty_tensor *rc = w ? reverse_cumsum(w, d) : NULL;
+        if (rc) gi[0] = ty_div(rc, x);
+        ty_tensor_release(y);
+        ty_tensor_release(w);
+        ty_tensor_release(rc);
+    } else if (!ty_grad_enabled()) {
+        gi[0] = cumprod_grad_with_zeros(x, g[0], d);
+    } else {
+        gi[0] = cumprod_grad_with_zeros_differentiable(x, g[0], d);
+    }
+    ty_tensor_release(x);
+    return gi[0] ? 0 : -1;
+}
+
+/* ---- the public functions ---- */
+
+/* A value reduction and its node: saves x (slot 0) and the output (slot 1)
+ * when asked, d[0] = param. */
+static ty_tensor *reduce_recorded(const char *fn, reduce_kind k, ty_backward_fn backward,
+                                  bool save_x, bool save_out, ty_tensor *x, int ndims,
+                                  const int *dims, bool keepdim, double param) {
+    ty_tensor *out;
+    NO_GRAD(out = reduce(fn, k, x, ndims, dims, keepdim, param));
+    if (!out) return NULL;
+    ty_node *n = ty_record(fn, backward, 1, &x, 1, &out);
+    if (n) {
+        save_reduced(n, x, ndims, dims);
+        n->d[0] = param;
+        if (save_x) ty_save(n, 0, x);
+        if (save_out) ty_save_output(n, 1, out);
+    }
+    return out;
+}
+
+ty_tensor *ty_sum(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
+    return reduce_recorded("sum", K_SUM, sum_backward, false, false, x, ndims, dims, keepdim, 0);
+}
+
+ty_tensor *ty_sum_all(ty_tensor *x) {
+    return ty_sum(x, 0, NULL, false);
+}
+
+ty_tensor *ty_mean(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
+    return reduce_recorded("mean", K_MEAN, mean_backward, false, false, x, ndims, dims, keepdim, 0);
+}
+
+ty_tensor *ty_mean_all(ty_tensor *x) {
+    return ty_mean(x, 0, NULL, false);
+}
+
+ty_tensor *ty_var(ty_tensor *x, int ndims, const int *dims, double correction, bool keepdim) {
+    return reduce_recorded("var", K_VAR, var_backward, true, false, x, ndims, dims, keepdim,
+                           correction);
+}
+
+ty_tensor *ty_std(ty_tensor *x, int ndims, const int *dims, double correction, bool keepdim) {
+    return reduce_recorded("std", K_STD, std_backward, true, true, x, ndims, dims, keepdim,
+                           correction);
+}
+
+ty_tensor *ty_prod(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
+    return reduce_recorded("prod", K_PROD, prod_backward, true, true, x, ndims, dims, keepdim, 0);
+}
+
+ty_tensor *ty_logsumexp(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
+    return reduce_recorded("logsumexp", K_LSE, logsumexp_backward, true, true, x, ndims, dims,
+                           keepdim, 0);
+}
+
+ty_tensor *ty_norm(ty_tensor *x, double p, int ndims, const int *dims, bool keepdim) {
+    return reduce_recorded("norm", K_NORM, norm_backward, true, true, x, ndims, dims, keepdim, p);
+}
+
+ty_tensor *ty_amax(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
+    return reduce_recorded("amax", K_AMAX, amax_backward, true, true, x, ndims, dims, keepdim, 0);
+}
+
+ty_tensor *ty_amin(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
+    return reduce_recorded("amin", K_AMIN, amax_backward, true, true, x, ndims, dims, keepdim, 0);
+}
+
+/* all / any give bool: nothing to record. */
+ty_tensor *ty_all(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
+    ty_tensor *out;
+    NO_GRAD(out = reduce("all", K_ALL, x, ndims, dims, keepdim, 0));
+    return out;
+}
+
+ty_tensor *ty_any(ty_tensor *x, int ndims, const int *dims, bool keepdim) {
+    ty_tensor *out;
+    NO_GRAD(out = reduce("any", K_ANY, x, ndims, dims, keepdim, 0));
+    return out;
+}
+
+static ty_tensor *extreme_all_recorded(const char *fn, ty_tensor *x, reduce_kind k) {
+    ty_tensor *out;
+    NO_GRAD(out = extreme_all(fn, x, k));
+    if (!out) return NULL;
+    ty_node *n = ty_record(fn, extreme_all_backward, 1, &x, 1, &out);
+    if (n) {
+        ty_save(n, 0, x);
+        ty_save_output(n, 1, out);
+    }
+    return out;
+}
+
+ty_tensor *ty_max_all(ty_tensor *x) {
+    return extreme_all_recorded("max", x, K_AMAX);
+}
+
+ty_tensor *ty_min_all(ty_tensor *x) {
+    return extreme_all_recorded("min", x, K_AMIN);
+}
+
+/* The values are differentiable, the indices are not; the node keeps the
+ * indices even when the caller did not ask for them. */
+static int extreme_dim_recorded(const char *fn, ty_tensor *x, int dim, bool keepdim, bool is_max,
+                                ty_tensor **values, ty_tensor **indices) {
+    ty_tensor *v = NULL, *i = NULL;
+    int rc;
+    NO_GRAD(rc = extreme_dim(fn, x, dim, keepdim, is_max, values ? &v : NULL, &i));
+    if (rc == 0 && v) {
+        ty_node *n = ty_record(fn, extreme_dim_backward, 1, &x, 1, &v);
+        if (n) {
+            ty_save(n, 0, i);
+            n->i[0] = ty_wrap_dim(fn, dim, x->ndim);
+        }
+    }
+    if (values) *values = v;
+    if (indices)
+        *indices = i;
+    else
+        ty_tensor_release(i);
+    return rc;
+}
+
+int ty_max_dim(ty_tensor *x, int dim, bool keepdim, ty_tensor **values, ty_tensor **indices) {
+    return extreme_dim_recorded("max", x, dim, keepdim, true, values, indices);
+}
+
+int ty_min_dim(ty_tensor *x, int dim, bool keepdim, ty_tensor **values, ty_tensor **indices) {
+    return extreme_dim_recorded("min", x, dim, keepdim, false, values, indices);
+}
+
+/* Indices are not differentiable: argmax and argmin record nothing (the
+ * forward still runs without grad, so its planning copies record nothing
+ * either). */
+ty_tensor *ty_argmax(ty_tensor *x, int dim, bool keepdim) {
+    ty_tensor *i;
+    NO_GRAD(arg_reduce("argmax", x, 1, &dim, keepdim, true, NULL, &i));
+    return i;
+}
+
+ty_tensor *ty_argmin(ty_tensor *x, int dim, bool keepdim) {
+    ty_tensor *i;
+    NO_GRAD(arg_reduce("argmin", x, 1, &dim, keepdim, false, NULL, &i));
+    return i;
+}
+
+ty_tensor *ty_argmax_all(ty_tensor *x) {
+    ty_tensor *i;
+    NO_GRAD(arg_reduce("argmax", x, 0, NULL, false, true, NULL, &i));
+    return i;
+}
+
+ty_tensor *ty_argmin_all(ty_tensor *x) {
+    ty_tensor *i;
+    NO_GRAD(arg_reduce("argmin", x, 0, NULL, false, false, NULL, &i));
+    return i;
+}
+
 ty_tensor *ty_cumsum(ty_tensor *x, int dim) {
-    return scan("cumsum", x, dim, false);
+    ty_tensor *out;
+    NO_GRAD(out = scan("cumsum", x, dim, false));
+    if (!out) return NULL;
+    ty_node *n = ty_record("cumsum", cumsum_backward, 1, &x, 1, &out);
+    if (n) n->i[0] = ty_wrap_dim("cumsum", dim, x->ndim);
+    return out;
 }
 
 ty_tensor *ty_cumprod(ty_tensor *x, int dim) {
-    return scan("cumprod", x, dim, true);
+    ty_tensor *out;
+    NO_GRAD(out = scan("cumprod", x, dim, true));
+    if (!out) return NULL;
+    ty_node *n = ty_record("cumprod", cumprod_backward, 1, &x, 1, &out);
+    if (n) {
+        n->i[0] = ty_wrap_dim("cumprod", dim, x->ndim);
+        ty_save(n, 0, x);
+        ty_save_output(n, 1, out);
+    }
+    return out;
 }

@@ -22,7 +22,15 @@
  *
  * NaN propagates through every reduction; max/min/argmax/argmin return the
  * (first) NaN and its index, as PyTorch does. Results are fresh contiguous
- * tensors the caller releases, and do not depend on the thread count. */
+ * tensors the caller releases, and do not depend on the thread count.
+ *
+ * Autograd. The float reductions and scans record a node (PyTorch's
+ * derivatives, differentiable again): max_all / min_all spread the gradient
+ * evenly over tied elements, amax / amin over the ties of each reduced
+ * group, and max_dim / min_dim send it to the index returned; prod and
+ * cumprod are exact with zeros in the input; norm's gradient at a zero norm
+ * is 0 (not NaN), as is std's at a zero std; the p = 0 norm has gradient 0.
+ * Indices, argmax/argmin, all/any and integer results record nothing. */
 #ifndef TYCHO_REDUCE_H
 #define TYCHO_REDUCE_H
 

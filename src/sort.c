@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd.h"
+#include "creation.h"
 #include "error.h"
 #include "indexing.h"
 #include "parallel.h"
@@ -214,16 +216,64 @@ done:
     return rc;
 }
 
+/* ---- autograd ----
+ * The values of sort and top-k are entries of x, so each one's gradient goes
+ * back to the position it came from: dx = zeros.scatter(dim, indices, g), as
+ * PyTorch does (positions within a line are distinct, so nothing is
+ * overwritten). Ties follow the sort's stable order: the gradient goes to
+ * the position the indices name. scatter is differentiable, so second
+ * derivatives work. Indices never receive gradients. */
+
+/* saved: 0 = indices; i[0] = dim (wrapped). */
+static int sort_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    const ty_meta *m = &n->input_meta[0];
+    ty_tensor *z = ty_zeros(m->ndim, m->shape, g[0]->dtype, m->device);
+    if (!z) return -1;
+    if (ty_numel(g[0]) == 0) { /* also an empty top-k of a 0-d x */
+        gi[0] = z;
+        return 0;
+    }
+    ty_tensor *idx = ty_saved(n, 0);
+    gi[0] = idx ? ty_scatter(z, (int)n->i[0], idx, g[0]) : NULL;
+    ty_tensor_release(idx);
+    ty_tensor_release(z);
+    return gi[0] ? 0 : -1;
+}
+
+/* sort_impl with grad mode off, recording a node on the values when x
+ * requires grad (the indices are then computed even when not asked for). */
+static int sort_recorded(const char *fn, ty_tensor *x, int dim, int64_t keep, bool desc,
+                         ty_tensor **values, ty_tensor **indices) {
+    bool want = values && ty_any_requires_grad(1, &x);
+    ty_tensor *own_idx = NULL;
+    ty_tensor **idx = indices ? indices : want ? &own_idx : NULL;
+    bool prev = ty_set_grad_enabled(false);
+    int rc = sort_impl(fn, x, dim, keep, desc, values, idx);
+    ty_set_grad_enabled(prev);
+    if (rc == 0 && want) {
+        ty_node *n = ty_record(fn, sort_backward, 1, &x, 1, values);
+        if (n) {
+            ty_save(n, 0, *idx);
+            n->i[0] = x->ndim == 0 ? 0 : dim < 0 ? dim + x->ndim : dim;
+        }
+    }
+    ty_tensor_release(own_idx);
+    return rc;
+}
+
 int ty_sort(ty_tensor *x, int dim, bool descending, bool stable, ty_tensor **values,
             ty_tensor **indices) {
     (void)stable; /* always stable */
-    return sort_impl("sort", x, dim, -1, descending, values, indices);
+    return sort_recorded("sort", x, dim, -1, descending, values, indices);
 }
 
 ty_tensor *ty_argsort(ty_tensor *x, int dim, bool descending, bool stable) {
     ty_tensor *indices = NULL;
     (void)stable;
-    if (sort_impl("argsort", x, dim, -1, descending, NULL, &indices) < 0) return NULL;
+    bool prev = ty_set_grad_enabled(false);
+    int rc = sort_impl("argsort", x, dim, -1, descending, NULL, &indices);
+    ty_set_grad_enabled(prev);
+    if (rc < 0) return NULL;
     return indices;
 }
 
@@ -239,5 +289,5 @@ int ty_topk(ty_tensor *x, int64_t k, int dim, bool largest, bool sorted, ty_tens
         return ty_error("topk: k %lld is out of range for dim %d of size %lld", (long long)k, d,
                         (long long)(x->ndim > 0 ? x->shape[d] : 1));
     }
-    return sort_impl("topk", x, dim, k, largest, values, indices);
+    return sort_recorded("topk", x, dim, k, largest, values, indices);
 }

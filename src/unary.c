@@ -3,13 +3,15 @@
  *
  * Each op is one row of `unary_ops`: its name, a row kernel (see iter.h) per
  * dtype, its parameters' defaults, a relative cost for the parallel
- * threshold, and a backward slot for the autograd issue. A kernel handles
- * one strided line: a contiguous branch that the compiler vectorises and a
- * general branch. Ops whose integer slots are all NULL are float-only:
- * integer and bool inputs are converted to f32 first. */
+ * threshold, and what its backward saves. A kernel handles one strided
+ * line: a contiguous branch that the compiler vectorises and a general
+ * branch. Ops whose integer slots are all NULL are float-only: integer and
+ * bool inputs are converted to f32 first. Every float op is recorded for
+ * autograd (see the autograd section). */
 #include <math.h>
 #include <stdio.h>
 
+#include "autograd.h"
 #include "elementwise.h"
 #include "error.h"
 #include "iter.h"
@@ -241,7 +243,100 @@ static void clamp_u8(char **p, const int64_t *s, int64_t n, void *ctx) {
     }
 }
 
+/* ---- gradient kernels ----
+ *
+ * The first-order backward of the activations in one pass: gx = g * f'(v),
+ * v being the saved input or output. They run only when the backward is
+ * not itself recorded (no create_graph); otherwise the same formulas are
+ * built from differentiable ops (unary_grad_composed below), and the tests
+ * check that both agree. Operands are (gx, g, v), all of one type T. */
+#define DEFINE_GRAD(NAME, SUF, T, EXPR)                                                            \
+    static void NAME##_##SUF(char **p, const int64_t *s, int64_t n, void *ctx) {                   \
+        const double *prm = ctx;                                                                   \
+        const double p0 = prm[0], p1 = prm[1];                                                     \
+        (void)p0;                                                                                  \
+        (void)p1;                                                                                  \
+        const int64_t sz = (int64_t)sizeof(T);                                                     \
+        if (s[0] == sz && s[1] == sz && s[2] == sz) {                                              \
+            T *o = (T *)p[0];                                                                      \
+            const T *gs = (const T *)p[1], *vs = (const T *)p[2];                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                                  \
+                T g = gs[i], v = vs[i];                                                            \
+                o[i] = (T)(EXPR);                                                                  \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                T g = *(const T *)(p[1] + i * s[1]), v = *(const T *)(p[2] + i * s[2]);            \
+                *(T *)(p[0] + i * s[0]) = (T)(EXPR);                                               \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+#define INV_SQRT_2PI 0.39894228040143267794 /* 1/sqrt(2 pi) */
+#define GELU_KAPPA 0.044715
+
+/* d/dx of x Phi(x) = Phi(x) + x phi(x) (Phi, phi: the normal cdf and pdf). */
+static inline float gelu_deriv_f(float x) {
+    float cdf = 0.5f * (1.0f + erff(x * (float)SQRT1_2));
+    return cdf + x * expf(-0.5f * x * x) * (float)INV_SQRT_2PI;
+}
+static inline double gelu_deriv_d(double x) {
+    double cdf = 0.5 * (1.0 + erf(x * SQRT1_2));
+    return cdf + x * exp(-0.5 * x * x) * INV_SQRT_2PI;
+}
+
+/* d/dx of x/2 (1 + tanh(u)), u = k (x + kappa x^3), as PyTorch writes it. */
+static inline float gelu_tanh_deriv_f(float x) {
+    const float k = (float)SQRT_2_OVER_PI, kappa = (float)GELU_KAPPA;
+    float x2 = x * x, t = tanhf(k * (x + kappa * x2 * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * kappa * x2);
+}
+static inline double gelu_tanh_deriv_d(double x) {
+    const double k = SQRT_2_OVER_PI, kappa = GELU_KAPPA;
+    double x2 = x * x, t = tanh(k * (x + kappa * x2 * x));
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * kappa * x2);
+}
+
+/* silu'(x) = s (1 + x (1 - s)) with s = sigmoid(x). */
+static inline float silu_deriv_f(float x) {
+    float s = 1.0f / (1.0f + expf(-x));
+    return s * (1.0f + x * (1.0f - s));
+}
+static inline double silu_deriv_d(double x) {
+    double s = 1.0 / (1.0 + exp(-x));
+    return s * (1.0 + x * (1.0 - s));
+}
+
+/* relu passes g where y > 0, also for NaN y (as PyTorch's threshold_backward). */
+DEFINE_GRAD(relu_grad, f32, float, v <= 0 ? 0.0f : g)
+DEFINE_GRAD(relu_grad, f64, double, v <= 0 ? 0.0 : g)
+DEFINE_GRAD(tanh_grad, f32, float, g *(1.0f - v * v))
+DEFINE_GRAD(tanh_grad, f64, double, g *(1.0 - v * v))
+DEFINE_GRAD(sigmoid_grad, f32, float, g *v *(1.0f - v))
+DEFINE_GRAD(sigmoid_grad, f64, double, g *v *(1.0 - v))
+DEFINE_GRAD(gelu_grad, f32, float, g *gelu_deriv_f(v))
+DEFINE_GRAD(gelu_grad, f64, double, g *gelu_deriv_d(v))
+DEFINE_GRAD(gelu_tanh_grad, f32, float, g *gelu_tanh_deriv_f(v))
+DEFINE_GRAD(gelu_tanh_grad, f64, double, g *gelu_tanh_deriv_d(v))
+DEFINE_GRAD(silu_grad, f32, float, g *silu_deriv_f(v))
+DEFINE_GRAD(silu_grad, f64, double, g *silu_deriv_d(v))
+/* softplus: g where beta x > threshold (the forward is x there), else
+ * g sigmoid(beta x). */
+DEFINE_GRAD(softplus_grad, f32, float,
+            v *(float)p0 > (float)p1 ? g : g / (1.0f + expf(-v * (float)p0)))
+DEFINE_GRAD(softplus_grad, f64, double, v *p0 > p1 ? g : g / (1.0 + exp(-v * p0)))
+
+/* The normal cdf Phi(x) = erfc(-x/sqrt 2)/2, a building block of gelu's
+ * differentiable backward (erfc stays accurate in the far left tail). */
+DEFINE_UNARY(normal_cdf, f32, float, 0.5f * erfcf(-x * (float)SQRT1_2))
+DEFINE_UNARY(normal_cdf, f64, double, 0.5 * erfc(-x * SQRT1_2))
+
 /* ---- the table ---- */
+
+/* What an op's backward reads: nothing (its gradient does not depend on
+ * the values), its input x, or its output y (where the formula is simplest
+ * in y, as for exp, tanh and sigmoid). */
+typedef enum { SAVE_NOTHING, SAVE_INPUT, SAVE_OUTPUT } saved_kind;
 
 typedef struct {
     const char *name;
@@ -251,40 +346,51 @@ typedef struct {
     ty_iter_kernel i64, u8, b;
     int cost;           /* per element, relative to an add */
     double defaults[2]; /* parameters p0, p1 */
-    void *backward;     /* the autograd issue fills this in */
+    saved_kind save;    /* what its backward reads (see the autograd section) */
 } unary_op;
 
 static const unary_op unary_ops[TY_UNARY_NUM] = {
-    [TY_UNARY_NEG] = {"neg", neg_f32, neg_f64, neg_i64, neg_u8, NULL, 1, {0, 0}, NULL},
-    [TY_UNARY_ABS] = {"abs", abs_f32, abs_f64, abs_i64, ident_u8, ident_u8, 1, {0, 0}, NULL},
-    [TY_UNARY_SIGN] = {"sign", sign_f32, sign_f64, sign_i64, sign_u8, ident_u8, 1, {0, 0}, NULL},
-    [TY_UNARY_EXP] = {"exp", exp_f32, exp_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_LOG] = {"log", log_f32, log_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_LOG1P] = {"log1p", log1p_f32, log1p_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_EXPM1] = {"expm1", expm1_f32, expm1_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_SQRT] = {"sqrt", sqrt_f32, sqrt_f64, NULL, NULL, NULL, 2, {0, 0}, NULL},
-    [TY_UNARY_RSQRT] = {"rsqrt", rsqrt_f32, rsqrt_f64, NULL, NULL, NULL, 2, {0, 0}, NULL},
-    [TY_UNARY_SIN] = {"sin", sin_f32, sin_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_COS] = {"cos", cos_f32, cos_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_TANH] = {"tanh", tanh_f32, tanh_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_SIGMOID] = {"sigmoid", sigmoid_f32, sigmoid_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_RELU] = {"relu", relu_f32, relu_f64, relu_i64, ident_u8, ident_u8, 1, {0, 0}, NULL},
-    [TY_UNARY_GELU] = {"gelu", gelu_f32, gelu_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
+    [TY_UNARY_NEG] = {"neg", neg_f32, neg_f64, neg_i64, neg_u8, NULL, 1, {0, 0}, SAVE_NOTHING},
+    [TY_UNARY_ABS] = {"abs", abs_f32, abs_f64, abs_i64, ident_u8, ident_u8, 1, {0, 0}, SAVE_INPUT},
+    [TY_UNARY_SIGN] =
+        {"sign", sign_f32, sign_f64, sign_i64, sign_u8, ident_u8, 1, {0, 0}, SAVE_NOTHING},
+    [TY_UNARY_EXP] = {"exp", exp_f32, exp_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_OUTPUT},
+    [TY_UNARY_LOG] = {"log", log_f32, log_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_INPUT},
+    [TY_UNARY_LOG1P] = {"log1p", log1p_f32, log1p_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_INPUT},
+    [TY_UNARY_EXPM1] = {"expm1", expm1_f32, expm1_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_OUTPUT},
+    [TY_UNARY_SQRT] = {"sqrt", sqrt_f32, sqrt_f64, NULL, NULL, NULL, 2, {0, 0}, SAVE_OUTPUT},
+    [TY_UNARY_RSQRT] = {"rsqrt", rsqrt_f32, rsqrt_f64, NULL, NULL, NULL, 2, {0, 0}, SAVE_OUTPUT},
+    [TY_UNARY_SIN] = {"sin", sin_f32, sin_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_INPUT},
+    [TY_UNARY_COS] = {"cos", cos_f32, cos_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_INPUT},
+    [TY_UNARY_TANH] = {"tanh", tanh_f32, tanh_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_OUTPUT},
+    [TY_UNARY_SIGMOID] =
+        {"sigmoid", sigmoid_f32, sigmoid_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_OUTPUT},
+    [TY_UNARY_RELU] =
+        {"relu", relu_f32, relu_f64, relu_i64, ident_u8, ident_u8, 1, {0, 0}, SAVE_OUTPUT},
+    [TY_UNARY_GELU] = {"gelu", gelu_f32, gelu_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_INPUT},
     [TY_UNARY_GELU_TANH] =
-        {"gelu_tanh", gelu_tanh_f32, gelu_tanh_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
-    [TY_UNARY_SILU] = {"silu", silu_f32, silu_f64, NULL, NULL, NULL, 8, {0, 0}, NULL},
+        {"gelu_tanh", gelu_tanh_f32, gelu_tanh_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_INPUT},
+    [TY_UNARY_SILU] = {"silu", silu_f32, silu_f64, NULL, NULL, NULL, 8, {0, 0}, SAVE_INPUT},
     [TY_UNARY_SOFTPLUS] =
-        {"softplus", softplus_f32, softplus_f64, NULL, NULL, NULL, 8, {1, 20}, NULL},
-    [TY_UNARY_CLAMP] =
-        {"clamp", clamp_f32, clamp_f64, clamp_i64, clamp_u8, NULL, 1, {-INFINITY, INFINITY}, NULL},
+        {"softplus", softplus_f32, softplus_f64, NULL, NULL, NULL, 8, {1, 20}, SAVE_INPUT},
+    [TY_UNARY_CLAMP] = {"clamp",
+                        clamp_f32,
+                        clamp_f64,
+                        clamp_i64,
+                        clamp_u8,
+                        NULL,
+                        1,
+                        {-INFINITY, INFINITY},
+                        SAVE_INPUT},
     [TY_UNARY_FLOOR] =
-        {"floor", floor_f32, floor_f64, ident_i64, ident_u8, ident_u8, 1, {0, 0}, NULL},
-    [TY_UNARY_CEIL] = {"ceil", ceil_f32, ceil_f64, ident_i64, ident_u8, ident_u8, 1, {0, 0}, NULL},
+        {"floor", floor_f32, floor_f64, ident_i64, ident_u8, ident_u8, 1, {0, 0}, SAVE_NOTHING},
+    [TY_UNARY_CEIL] =
+        {"ceil", ceil_f32, ceil_f64, ident_i64, ident_u8, ident_u8, 1, {0, 0}, SAVE_NOTHING},
     [TY_UNARY_ROUND] =
-        {"round", round_f32, round_f64, ident_i64, ident_u8, ident_u8, 1, {0, 0}, NULL},
+        {"round", round_f32, round_f64, ident_i64, ident_u8, ident_u8, 1, {0, 0}, SAVE_NOTHING},
     [TY_UNARY_RECIPROCAL] =
-        {"reciprocal", reciprocal_f32, reciprocal_f64, NULL, NULL, NULL, 1, {0, 0}, NULL},
-    [TY_UNARY_AXPB] = {"axpb", axpb_f32, axpb_f64, NULL, NULL, NULL, 1, {1, 0}, NULL},
+        {"reciprocal", reciprocal_f32, reciprocal_f64, NULL, NULL, NULL, 1, {0, 0}, SAVE_OUTPUT},
+    [TY_UNARY_AXPB] = {"axpb", axpb_f32, axpb_f64, NULL, NULL, NULL, 1, {1, 0}, SAVE_NOTHING},
 };
 
 const char *ty_unary_name(ty_unary_op op) {
@@ -339,9 +445,308 @@ static int unary_run(const char *fn, ty_unary_op op, ty_tensor *x, const double 
     return rc;
 }
 
+/* ---- autograd ----
+ *
+ * Every unary op records one node with unary_backward, laid out as:
+ *   n->i[0]     the op (a ty_unary_op)
+ *   n->d[0..1]  its parameters p0, p1 (softplus: beta, threshold; clamp:
+ *               lo, hi; axpb: a, b)
+ *   saved 0     x or y, as the table's `save` says (empty for SAVE_NOTHING)
+ * The formulas are PyTorch's (tools/autograd/derivatives.yaml): relu'(0) =
+ * abs'(0) = 0, clamp passes the gradient where lo <= x <= hi, sqrt'(0) is
+ * inf, sign/floor/ceil/round give zeros. They are built from the public
+ * differentiable ops, so a backward run with create_graph records itself
+ * and gives second derivatives; the activations also have a one-pass
+ * kernel (above) for the usual first-order case. */
+
+/* The temporaries of one formula. Each step takes operands that may be
+ * NULL (an earlier step failed, with the error set) and then gives NULL
+ * itself, so a formula reads as a straight sequence checked once at the
+ * end, and temps_release frees everything it made. */
+#define MAX_TEMPS 24
+typedef struct {
+    ty_tensor *t[MAX_TEMPS];
+    int n;
+} temps;
+
+static ty_tensor *keep(temps *s, ty_tensor *t) {
+    if (!t) return NULL;
+    if (s->n == MAX_TEMPS) {
+        ty_tensor_release(t);
+        ty_error("unary backward: too many temporaries");
+        return NULL;
+    }
+    s->t[s->n++] = t;
+    return t;
+}
+
+static void temps_release(temps *s) {
+    for (int k = 0; k < s->n; k++) ty_tensor_release(s->t[k]);
+    s->n = 0;
+}
+
+static ty_tensor *t_mul(temps *s, ty_tensor *a, ty_tensor *b) {
+    return a && b ? keep(s, ty_mul(a, b)) : NULL;
+}
+static ty_tensor *t_div(temps *s, ty_tensor *a, ty_tensor *b) {
+    return a && b ? keep(s, ty_div(a, b)) : NULL;
+}
+static ty_tensor *t_add(temps *s, ty_tensor *a, ty_tensor *b) {
+    return a && b ? keep(s, ty_add(a, b)) : NULL;
+}
+/* f(a) for a unary op f (ty_neg, ty_sin, ...) */
+static ty_tensor *t_un(temps *s, ty_tensor *(*f)(ty_tensor *), ty_tensor *a) {
+    return a ? keep(s, f(a)) : NULL;
+}
+/* alpha a + beta in one pass (1 - a is t_axpb(s, a, -1, 1)) */
+static ty_tensor *t_axpb(temps *s, ty_tensor *a, double alpha, double beta) {
+    return a ? keep(s, ty_axpb(a, alpha, beta)) : NULL;
+}
+static ty_tensor *t_scale(temps *s, ty_tensor *a, double c) {
+    return a ? keep(s, ty_mul_scalar(a, c)) : NULL;
+}
+/* a comparison with a number (ty_le_scalar, ...), giving bool */
+static ty_tensor *t_cmp(temps *s, ty_tensor *(*f)(ty_tensor *, double), ty_tensor *a, double v) {
+    return a ? keep(s, f(a, v)) : NULL;
+}
+static ty_tensor *t_where(temps *s, ty_tensor *cond, ty_tensor *a, ty_tensor *b) {
+    return cond && a && b ? keep(s, ty_where(cond, a, b)) : NULL;
+}
+/* 0 as a 0-d tensor of like's dtype, for where(mask, 0, g) */
+static ty_tensor *t_zero(temps *s, ty_tensor *like) {
+    return like ? keep(s, ty_scalar(0, like->dtype)) : NULL;
+}
+
+/* phi(x) = exp(-x^2/2) / sqrt(2 pi), the normal density. */
+static ty_tensor *normal_pdf(temps *s, ty_tensor *x) {
+    ty_tensor *e = t_un(s, ty_exp, t_axpb(s, t_mul(s, x, x), -0.5, 0));
+    return t_scale(s, e, INV_SQRT_2PI);
+}
+
+/* The node of normal_cdf: one input x (saved in slot 0); gx = g phi(x). */
+static int normal_cdf_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    temps s = {0};
+    ty_tensor *x = keep(&s, ty_saved(n, 0));
+    ty_tensor *r = t_mul(&s, g[0], normal_pdf(&s, x));
+    gi[0] = r ? ty_tensor_retain(r) : NULL;
+    temps_release(&s);
+    return gi[0] ? 0 : -1;
+}
+
+/* Phi(x) for a float x, recorded with its own derivative, so that gelu's
+ * backward (which uses it) can be differentiated again. */
+static ty_tensor *normal_cdf(ty_tensor *x) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_dtype cdt = x->dtype == TY_F64 ? TY_F64 : TY_F32;
+    ty_tensor *src = ty_cast(x, cdt);
+    ty_tensor *r = src ? ty_empty(x->ndim, x->shape, cdt, x->device) : NULL;
+    double prm[2] = {0, 0};
+    if (r && ty_elementwise_run("normal_cdf", cdt == TY_F64 ? normal_cdf_f64 : normal_cdf_f32, 2,
+                                (ty_tensor *[]){r, src}, 8, prm) < 0) {
+        ty_tensor_release(r);
+        r = NULL;
+    }
+    ty_tensor_release(src);
+    if (r && cdt != x->dtype) {
+        ty_tensor *conv = ty_cast(r, x->dtype);
+        ty_tensor_release(r);
+        r = conv;
+    }
+    ty_set_grad_enabled(prev);
+    if (!r) return NULL;
+    ty_node *n = ty_record("normal_cdf", normal_cdf_backward, 1, &x, 1, &r);
+    if (n) ty_save(n, 0, x);
+    return r;
+}
+
+/* clamp's gradient: g where lo <= x <= hi (a bound that is absent, +-inf,
+ * is not tested, so clamp_min and clamp_max compare once), else 0. */
+static ty_tensor *clamp_grad(temps *s, ty_tensor *g, ty_tensor *x, double lo, double hi) {
+    bool has_lo = lo != -INFINITY, has_hi = hi != INFINITY;
+    if (!has_lo && !has_hi) return g;
+    ty_tensor *mask;
+    if (has_lo && has_hi) {
+        ty_tensor *a = t_cmp(s, ty_ge_scalar, x, lo), *b = t_cmp(s, ty_le_scalar, x, hi);
+        mask = a && b ? keep(s, ty_logical_and(a, b)) : NULL;
+    } else if (has_lo) {
+        mask = t_cmp(s, ty_ge_scalar, x, lo);
+    } else {
+        mask = t_cmp(s, ty_le_scalar, x, hi);
+    }
+    return t_where(s, mask, g, t_zero(s, g));
+}
+
+/* gx for op from g and the saved v (x or y; NULL for SAVE_NOTHING), built
+ * from differentiable ops; every tensor made is kept in s. m is the input's
+ * meta, d the node's parameters. */
+static ty_tensor *unary_grad_composed(temps *s, ty_unary_op op, ty_tensor *g, ty_tensor *v,
+                                      const ty_meta *m, const double *d) {
+    switch (op) {
+    case TY_UNARY_NEG:
+        return t_un(s, ty_neg, g);
+    case TY_UNARY_ABS: /* sign(0) = 0 gives abs'(0) = 0 */
+        return t_mul(s, g, t_un(s, ty_sign, v));
+    case TY_UNARY_SIGN:
+    case TY_UNARY_FLOOR:
+    case TY_UNARY_CEIL:
+    case TY_UNARY_ROUND:
+        return keep(s, ty_zeros_meta(m));
+    case TY_UNARY_EXP: /* v = y */
+        return t_mul(s, g, v);
+    case TY_UNARY_LOG:
+        return t_div(s, g, v);
+    case TY_UNARY_LOG1P:
+        return t_div(s, g, t_axpb(s, v, 1, 1));
+    case TY_UNARY_EXPM1: /* y + 1 */
+        return t_mul(s, g, t_axpb(s, v, 1, 1));
+    case TY_UNARY_SQRT: /* g / (2y): inf at 0 */
+        return t_div(s, g, t_scale(s, v, 2));
+    case TY_UNARY_RSQRT: /* -g y^3 / 2 */
+        return t_mul(s, g, t_scale(s, t_mul(s, v, t_mul(s, v, v)), -0.5));
+    case TY_UNARY_SIN:
+        return t_mul(s, g, t_un(s, ty_cos, v));
+    case TY_UNARY_COS:
+        return t_mul(s, g, t_un(s, ty_neg, t_un(s, ty_sin, v)));
+    case TY_UNARY_TANH: /* 1 - y^2 */
+        return t_mul(s, g, t_axpb(s, t_mul(s, v, v), -1, 1));
+    case TY_UNARY_SIGMOID: /* y (1 - y) */
+        return t_mul(s, g, t_mul(s, v, t_axpb(s, v, -1, 1)));
+    case TY_UNARY_RELU: /* 0 where y <= 0 (so at 0), g elsewhere */
+        return t_where(s, t_cmp(s, ty_le_scalar, v, 0), t_zero(s, g), g);
+    case TY_UNARY_GELU: { /* Phi(x) + x phi(x) */
+        ty_tensor *cdf = v ? keep(s, normal_cdf(v)) : NULL;
+        return t_mul(s, g, t_add(s, cdf, t_mul(s, v, normal_pdf(s, v))));
+    }
+    case TY_UNARY_GELU_TANH: {
+        /* t = tanh(k x (1 + kappa x^2)); the derivative is
+         * (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 kappa x^2) */
+        ty_tensor *x2 = t_mul(s, v, v);
+        ty_tensor *u = t_mul(s, v, t_axpb(s, x2, SQRT_2_OVER_PI * GELU_KAPPA, SQRT_2_OVER_PI));
+        ty_tensor *t = t_un(s, ty_tanh, u);
+        ty_tensor *left = t_axpb(s, t, 0.5, 0.5);
+        ty_tensor *sech2 = t_axpb(s, t_mul(s, t, t), -1, 1);
+        ty_tensor *right = t_mul(s, t_mul(s, t_scale(s, v, 0.5 * SQRT_2_OVER_PI), sech2),
+                                 t_axpb(s, x2, 3 * GELU_KAPPA, 1));
+        return t_mul(s, g, t_add(s, left, right));
+    }
+    case TY_UNARY_SILU: { /* s (1 + x (1 - s)), s = sigmoid(x) */
+        ty_tensor *sg = t_un(s, ty_sigmoid, v);
+        ty_tensor *inner = t_axpb(s, t_mul(s, v, t_axpb(s, sg, -1, 1)), 1, 1);
+        return t_mul(s, g, t_mul(s, sg, inner));
+    }
+    case TY_UNARY_SOFTPLUS: { /* g where beta x > threshold, else g sigmoid(beta x) */
+        ty_tensor *z = t_axpb(s, v, d[0], 0);
+        return t_where(s, t_cmp(s, ty_gt_scalar, z, d[1]), g, t_mul(s, g, t_un(s, ty_sigmoid, z)));
+    }
+    case TY_UNARY_CLAMP:
+        return clamp_grad(s, g, v, d[0], d[1]);
+    case TY_UNARY_RECIPROCAL: /* -g y^2 */
+        return t_mul(s, g, t_un(s, ty_neg, t_mul(s, v, v)));
+    case TY_UNARY_AXPB:
+        return t_scale(s, g, d[0]);
+    default:
+        ty_error("unary backward: unknown op %d", (int)op);
+        return NULL;
+    }
+}
+
+/* The one-pass kernel for op's first-order gradient, or NULL if it has
+ * none (the composed formula is one or two passes anyway). */
+static ty_iter_kernel fused_grad_kernel(ty_unary_op op, bool f64) {
+    switch (op) {
+    case TY_UNARY_RELU:
+        return f64 ? relu_grad_f64 : relu_grad_f32;
+    case TY_UNARY_TANH:
+        return f64 ? tanh_grad_f64 : tanh_grad_f32;
+    case TY_UNARY_SIGMOID:
+        return f64 ? sigmoid_grad_f64 : sigmoid_grad_f32;
+    case TY_UNARY_GELU:
+        return f64 ? gelu_grad_f64 : gelu_grad_f32;
+    case TY_UNARY_GELU_TANH:
+        return f64 ? gelu_tanh_grad_f64 : gelu_tanh_grad_f32;
+    case TY_UNARY_SILU:
+        return f64 ? silu_grad_f64 : silu_grad_f32;
+    case TY_UNARY_SOFTPLUS:
+        return f64 ? softplus_grad_f64 : softplus_grad_f32;
+    default:
+        return NULL;
+    }
+}
+
+/* gx = kernel(g, v) in v's compute dtype (half types in f32 and back). */
+static ty_tensor *unary_grad_fused(ty_unary_op op, ty_tensor *g, ty_tensor *v, const double *d) {
+    ty_dtype cdt = v->dtype == TY_F64 ? TY_F64 : TY_F32;
+    ty_tensor *gc = ty_cast(g, cdt);
+    ty_tensor *vc = gc ? ty_cast(v, cdt) : NULL;
+    ty_tensor *r = vc ? ty_empty(v->ndim, v->shape, cdt, v->device) : NULL;
+    if (r && ty_elementwise_run(unary_ops[op].name, fused_grad_kernel(op, cdt == TY_F64), 3,
+                                (ty_tensor *[]){r, gc, vc}, unary_ops[op].cost, (void *)d) < 0) {
+        ty_tensor_release(r);
+        r = NULL;
+    }
+    ty_tensor_release(gc);
+    ty_tensor_release(vc);
+    if (r && cdt != v->dtype) {
+        ty_tensor *conv = ty_cast(r, v->dtype);
+        ty_tensor_release(r);
+        r = conv;
+    }
+    return r;
+}
+
+static int unary_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    ty_unary_op op = (ty_unary_op)n->i[0];
+    ty_tensor *v = NULL;
+    if (unary_ops[op].save != SAVE_NOTHING && !(v = ty_saved(n, 0))) return -1;
+    if (!ty_grad_enabled() && fused_grad_kernel(op, false)) {
+        gi[0] = unary_grad_fused(op, g[0], v, n->d);
+    } else {
+        temps s = {0};
+        ty_tensor *r = unary_grad_composed(&s, op, g[0], v, &n->input_meta[0], n->d);
+        gi[0] = r ? ty_tensor_retain(r) : NULL;
+        temps_release(&s);
+    }
+    ty_tensor_release(v);
+    return gi[0] ? 0 : -1;
+}
+
+/* Records y = op(x) (name: a string literal naming the op). */
+static void unary_record(const char *name, ty_unary_op op, ty_tensor *x, ty_tensor *y,
+                         const double *prm) {
+    ty_node *n = ty_record(name, unary_backward, 1, &x, 1, &y);
+    if (!n) return;
+    n->i[0] = op;
+    n->d[0] = prm[0];
+    n->d[1] = prm[1];
+    if (unary_ops[op].save == SAVE_INPUT)
+        ty_save(n, 0, x);
+    else if (unary_ops[op].save == SAVE_OUTPUT)
+        ty_save_output(n, 0, y);
+}
+
+/* op(x) into a fresh tensor, recorded for autograd. fn names the op in
+ * errors and in the node (a string literal). */
 static ty_tensor *unary_out(const char *fn, ty_unary_op op, ty_tensor *x, const double *prm) {
     ty_tensor *r = NULL;
-    return unary_run(fn, op, x, prm, &r) == 0 ? r : NULL;
+    /* The casts inside are part of this op, not nodes of their own. */
+    bool prev = ty_set_grad_enabled(false);
+    int rc = unary_run(fn, op, x, prm, &r);
+    ty_set_grad_enabled(prev);
+    if (rc < 0) return NULL;
+    unary_record(fn, op, x, r, prm);
+    return r;
+}
+
+/* x = op(x) while autograd records: computed out of place (recording the
+ * node), then committed into x, which takes over the node. An op whose
+ * backward reads its input reads a clone, since x itself is overwritten. */
+static int unary_in_recorded(const char *fn, ty_unary_op op, ty_tensor *x, const double *prm) {
+    if (ty_check_cpu(fn, x) < 0 || ty_check_inplace_target(fn, x, x->dtype) < 0) return -1;
+    ty_tensor *src = unary_ops[op].save == SAVE_INPUT ? ty_clone(x) : ty_tensor_retain(x);
+    if (!src) return -1;
+    ty_tensor *r = unary_out(unary_ops[op].name, op, src, prm);
+    ty_tensor_release(src);
+    return ty_inplace_commit(fn, x, r);
 }
 
 ty_tensor *ty_unary(ty_unary_op op, ty_tensor *x) {
@@ -356,6 +761,8 @@ int ty_unary_(ty_unary_op op, ty_tensor *x) {
     if ((unsigned)op >= TY_UNARY_NUM) return ty_error("unary_: unknown op %d", (int)op);
     char fn[32];
     snprintf(fn, sizeof fn, "%s_", unary_ops[op].name);
+    if (ty_inplace_needs_grad(x, 0, NULL))
+        return unary_in_recorded(fn, op, x, unary_ops[op].defaults);
     return unary_run(fn, op, x, unary_ops[op].defaults, NULL);
 }
 
@@ -496,6 +903,8 @@ ty_tensor *ty_softplus(ty_tensor *x, double beta, double threshold) {
 
 int ty_softplus_(ty_tensor *x, double beta, double threshold) {
     double prm[2] = {beta, threshold};
+    if (ty_inplace_needs_grad(x, 0, NULL))
+        return unary_in_recorded("softplus_", TY_UNARY_SOFTPLUS, x, prm);
     return unary_run("softplus_", TY_UNARY_SOFTPLUS, x, prm, NULL);
 }
 
@@ -506,6 +915,7 @@ ty_tensor *ty_axpb(ty_tensor *x, double a, double b) {
 
 int ty_axpb_(ty_tensor *x, double a, double b) {
     double prm[2] = {a, b};
+    if (ty_inplace_needs_grad(x, 0, NULL)) return unary_in_recorded("axpb_", TY_UNARY_AXPB, x, prm);
     return unary_run("axpb_", TY_UNARY_AXPB, x, prm, NULL);
 }
 
@@ -548,31 +958,51 @@ static int clamp_run(const char *fn, ty_tensor *x, double lo, double hi, ty_tens
     return rc;
 }
 
-ty_tensor *ty_clamp(ty_tensor *x, double lo, double hi) {
+/* clamp into a fresh tensor, recorded for autograd under name (a literal). */
+static ty_tensor *clamp_out(const char *name, ty_tensor *x, double lo, double hi) {
     ty_tensor *r = NULL;
-    return clamp_run("clamp", x, lo, hi, &r) == 0 ? r : NULL;
+    bool prev = ty_set_grad_enabled(false);
+    int rc = clamp_run(name, x, lo, hi, &r);
+    ty_set_grad_enabled(prev);
+    if (rc < 0) return NULL;
+    unary_record(name, TY_UNARY_CLAMP, x, r, (double[]){lo, hi});
+    return r;
+}
+
+/* The in-place clamps; under autograd as unary_in_recorded (clamp's
+ * backward reads its input, so the op reads a clone of x). */
+static int clamp_in(const char *fn, const char *name, ty_tensor *x, double lo, double hi) {
+    if (!ty_inplace_needs_grad(x, 0, NULL)) return clamp_run(fn, x, lo, hi, NULL);
+    if (ty_check_cpu(fn, x) < 0 || ty_check_inplace_target(fn, x, x->dtype) < 0) return -1;
+    ty_tensor *src = ty_clone(x);
+    if (!src) return -1;
+    ty_tensor *r = clamp_out(name, src, lo, hi);
+    ty_tensor_release(src);
+    return ty_inplace_commit(fn, x, r);
+}
+
+ty_tensor *ty_clamp(ty_tensor *x, double lo, double hi) {
+    return clamp_out("clamp", x, lo, hi);
 }
 
 ty_tensor *ty_clamp_min(ty_tensor *x, double lo) {
-    ty_tensor *r = NULL;
-    return clamp_run("clamp_min", x, lo, INFINITY, &r) == 0 ? r : NULL;
+    return clamp_out("clamp_min", x, lo, INFINITY);
 }
 
 ty_tensor *ty_clamp_max(ty_tensor *x, double hi) {
-    ty_tensor *r = NULL;
-    return clamp_run("clamp_max", x, -INFINITY, hi, &r) == 0 ? r : NULL;
+    return clamp_out("clamp_max", x, -INFINITY, hi);
 }
 
 int ty_clamp_(ty_tensor *x, double lo, double hi) {
-    return clamp_run("clamp_", x, lo, hi, NULL);
+    return clamp_in("clamp_", "clamp", x, lo, hi);
 }
 
 int ty_clamp_min_(ty_tensor *x, double lo) {
-    return clamp_run("clamp_min_", x, lo, INFINITY, NULL);
+    return clamp_in("clamp_min_", "clamp_min", x, lo, INFINITY);
 }
 
 int ty_clamp_max_(ty_tensor *x, double hi) {
-    return clamp_run("clamp_max_", x, -INFINITY, hi, NULL);
+    return clamp_in("clamp_max_", "clamp_max", x, -INFINITY, hi);
 }
 
 /* ---- logical not ---- */
@@ -586,6 +1016,10 @@ ty_tensor *ty_logical_not(ty_tensor *x) {
 
 int ty_logical_not_(ty_tensor *x) {
     if (ty_check_cpu("logical_not_", x) < 0) return -1;
+    /* The 0/1 result has no gradient, so it cannot take over x's history. */
+    if (ty_inplace_needs_grad(x, 0, NULL))
+        return ty_error("logical_not_: not differentiable, so it cannot overwrite a tensor that "
+                        "requires grad; use logical_not");
     if (ty_check_inplace_target("logical_not_", x, TY_BOOL) < 0) return -1;
     ty_tensor *r = ty_logical_not(x);
     if (!r) return -1;

@@ -1,10 +1,17 @@
 /* Views: new tensor headers over the same storage. Nothing here copies data
  * except ty_reshape when the strides leave no choice. Each function checks
  * its arguments completely before making the view, so a failure leaves
- * nothing behind. */
+ * nothing behind.
+ *
+ * The forward of each view is a static *_fwd function that records nothing;
+ * the public ty_ functions at the end of the file call it and record the
+ * autograd node (see "autograd" below). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "autograd.h"
 #include "error.h"
+#include "iter.h"
 #include "tensor.h"
 
 int ty_broadcast_shapes(const char *fn, int nda, const int64_t *a, int ndb, const int64_t *b,
@@ -14,8 +21,10 @@ int ty_broadcast_shapes(const char *fn, int nda, const int64_t *a, int ndb, cons
     for (int i = 0; i < nd; i++) {
         int ia = nda - nd + i, ib = ndb - nd + i;
         int64_t sa = ia >= 0 ? a[ia] : 1, sb = ib >= 0 ? b[ib] : 1;
-        if (sa == sb || sb == 1) result[i] = sa;
-        else if (sa == 1) result[i] = sb;
+        if (sa == sb || sb == 1)
+            result[i] = sa;
+        else if (sa == 1)
+            result[i] = sb;
         else {
             char ba[256], bb[256];
             return ty_error("%s: shapes %s and %s do not broadcast: %lld ~= %lld at dim %d", fn,
@@ -89,8 +98,10 @@ static int view_strides(const ty_tensor *t, int ndim, const int64_t *shape, int6
     while (ni < ndim && oi < ond) {
         int64_t np = shape[ni], op = os[oi];
         while (np != op) {
-            if (np < op) np *= shape[nj++];
-            else op *= os[oj++];
+            if (np < op)
+                np *= shape[nj++];
+            else
+                op *= os[oj++];
         }
         for (int ok = oi; ok < oj - 1; ok++)
             if (ost[ok] != os[ok + 1] * ost[ok + 1]) return -1;
@@ -130,15 +141,7 @@ static ty_tensor *reshape_impl(const char *fn, ty_tensor *t, int ndim, const int
     return v;
 }
 
-ty_tensor *ty_reshape(ty_tensor *t, int ndim, const int64_t *shape) {
-    return reshape_impl("reshape", t, ndim, shape, 1);
-}
-
-ty_tensor *ty_view(ty_tensor *t, int ndim, const int64_t *shape) {
-    return reshape_impl("view", t, ndim, shape, 0);
-}
-
-ty_tensor *ty_transpose(ty_tensor *t, int d0, int d1) {
+static ty_tensor *transpose_fwd(ty_tensor *t, int d0, int d1) {
     int a = ty_wrap_dim("transpose", d0, t->ndim), b;
     if (a < 0 || (b = ty_wrap_dim("transpose", d1, t->ndim)) < 0) return NULL;
     ty_tensor *v = ty_alias(t);
@@ -150,7 +153,7 @@ ty_tensor *ty_transpose(ty_tensor *t, int d0, int d1) {
     return v;
 }
 
-ty_tensor *ty_permute(ty_tensor *t, const int *perm) {
+static ty_tensor *permute_fwd(ty_tensor *t, const int *perm) {
     int seen[TY_MAX_DIMS] = {0}, p[TY_MAX_DIMS];
     for (int d = 0; d < t->ndim; d++) {
         p[d] = ty_wrap_dim("permute", perm[d], t->ndim);
@@ -169,7 +172,7 @@ ty_tensor *ty_permute(ty_tensor *t, const int *perm) {
     return v;
 }
 
-ty_tensor *ty_slice(ty_tensor *t, int dim, int64_t start, int64_t stop, int64_t step) {
+static ty_tensor *slice_fwd(ty_tensor *t, int dim, int64_t start, int64_t stop, int64_t step) {
     if (t->ndim == 0) {
         ty_error("slice: cannot slice a 0-d tensor");
         return NULL;
@@ -195,7 +198,7 @@ ty_tensor *ty_slice(ty_tensor *t, int dim, int64_t start, int64_t stop, int64_t 
     return v;
 }
 
-ty_tensor *ty_select(ty_tensor *t, int dim, int64_t i) {
+static ty_tensor *select_fwd(ty_tensor *t, int dim, int64_t i) {
     if (t->ndim == 0) {
         ty_error("select: cannot index a 0-d tensor");
         return NULL;
@@ -220,7 +223,7 @@ ty_tensor *ty_select(ty_tensor *t, int dim, int64_t i) {
     return v;
 }
 
-ty_tensor *ty_narrow(ty_tensor *t, int dim, int64_t start, int64_t length) {
+static ty_tensor *narrow_fwd(ty_tensor *t, int dim, int64_t start, int64_t length) {
     if (t->ndim == 0) {
         ty_error("narrow: cannot narrow a 0-d tensor");
         return NULL;
@@ -234,10 +237,10 @@ ty_tensor *ty_narrow(ty_tensor *t, int dim, int64_t start, int64_t length) {
                  (long long)start, (long long)length, d, (long long)n);
         return NULL;
     }
-    return ty_slice(t, d, start, start + length, 1);
+    return slice_fwd(t, d, start, start + length, 1);
 }
 
-ty_tensor *ty_expand(ty_tensor *t, int ndim, const int64_t *shape) {
+static ty_tensor *expand_fwd(ty_tensor *t, int ndim, const int64_t *shape) {
     char a[256], b[256];
     if (ndim < t->ndim || ndim > TY_MAX_DIMS) {
         ty_error("expand: cannot expand shape %s to %d dims", ty_shape_str(t, a, sizeof a), ndim);
@@ -277,7 +280,7 @@ bad:
     return NULL;
 }
 
-ty_tensor *ty_squeeze(ty_tensor *t) {
+static ty_tensor *squeeze_fwd(ty_tensor *t) {
     ty_tensor *v = ty_alias(t);
     if (!v) return NULL;
     int out = 0;
@@ -291,14 +294,14 @@ ty_tensor *ty_squeeze(ty_tensor *t) {
     return v;
 }
 
-ty_tensor *ty_squeeze_dim(ty_tensor *t, int dim) {
+static ty_tensor *squeeze_dim_fwd(ty_tensor *t, int dim) {
     int d = ty_wrap_dim("squeeze", dim, t->ndim);
     if (d < 0) return NULL;
     if (t->ndim == 0 || t->shape[d] != 1) return ty_alias(t);
-    return ty_select(t, d, 0);
+    return select_fwd(t, d, 0);
 }
 
-ty_tensor *ty_unsqueeze(ty_tensor *t, int dim) {
+static ty_tensor *unsqueeze_fwd(ty_tensor *t, int dim) {
     int d = ty_wrap_dim("unsqueeze", dim, t->ndim + 1);
     if (d < 0) return NULL;
     if (t->ndim >= TY_MAX_DIMS) {
@@ -317,10 +320,10 @@ ty_tensor *ty_unsqueeze(ty_tensor *t, int dim) {
     return v;
 }
 
-ty_tensor *ty_flatten(ty_tensor *t, int start_dim, int end_dim) {
+static ty_tensor *flatten_fwd(ty_tensor *t, int start_dim, int end_dim) {
     if (t->ndim == 0) {
         int64_t one = 1;
-        return ty_reshape(t, 1, &one);
+        return reshape_impl("flatten", t, 1, &one, 1);
     }
     int s = ty_wrap_dim("flatten", start_dim, t->ndim), e;
     if (s < 0 || (e = ty_wrap_dim("flatten", end_dim, t->ndim)) < 0) return NULL;
@@ -335,10 +338,10 @@ ty_tensor *ty_flatten(ty_tensor *t, int start_dim, int end_dim) {
     for (int d = s; d <= e; d++) merged *= t->shape[d];
     shape[nd++] = merged;
     for (int d = e + 1; d < t->ndim; d++) shape[nd++] = t->shape[d];
-    return ty_reshape(t, nd, shape);
+    return reshape_impl("flatten", t, nd, shape, 1);
 }
 
-ty_tensor *ty_unfold(ty_tensor *t, int dim, int64_t size, int64_t step) {
+static ty_tensor *unfold_fwd(ty_tensor *t, int dim, int64_t size, int64_t step) {
     if (t->ndim >= TY_MAX_DIMS) {
         ty_error("unfold: a tensor cannot have more than %d dims", TY_MAX_DIMS);
         return NULL;
@@ -368,7 +371,7 @@ ty_tensor *ty_unfold(ty_tensor *t, int dim, int64_t size, int64_t step) {
     return v;
 }
 
-ty_tensor *ty_diagonal(ty_tensor *t, int64_t offset, int d0, int d1) {
+static ty_tensor *diagonal_fwd(ty_tensor *t, int64_t offset, int d0, int d1) {
     if (t->ndim < 2) {
         ty_error("diagonal: needs at least 2 dims, got %d", t->ndim);
         return NULL;
@@ -402,4 +405,359 @@ ty_tensor *ty_diagonal(ty_tensor *t, int64_t offset, int d0, int d1) {
     v->strides[out] = t->strides[a] + t->strides[b];
     v->ndim = out + 1;
     return v;
+}
+
+/* ---- autograd ----
+ *
+ * Every public view records a node when its input requires grad: a view is
+ * a new tensor struct, so without a grad_fn it would silently drop the
+ * history. The gradients are themselves made of views and differentiable
+ * ops, so second derivatives work:
+ *
+ * - reshape, view, squeeze, unsqueeze and flatten only regroup the elements:
+ *   the gradient is g reshaped back to the input's shape;
+ * - transpose and permute: g transposed back, or permuted by the inverse;
+ * - expand: g summed over the broadcast dims (ty_sum_to);
+ * - slice, narrow, select, diagonal and unfold pick elements at a strided
+ *   pattern: the gradient is g placed at the same pattern inside zeros of
+ *   the input's shape ("strided_scatter" below), adding where the pattern
+ *   visits an element more than once (unfold with step < size). That op's
+ *   own gradient is the same pattern read out of its gradient
+ *   ("as_strided"), and the two are each other's backward.
+ *
+ * unfold's overlapping windows are handled by that scatter, which adds
+ * serially in the order of the elements: one O(numel) pass, where a loop of
+ * narrow + add over the window positions would cost a full-size add per
+ * window. */
+
+/* Where a strided view's elements lie inside a contiguous tensor of its
+ * base's shape: element (i0, i1, ...) of the view is element offset +
+ * sum(ik * strides[k]) of the flat base. */
+typedef struct {
+    int base_ndim;
+    int64_t base_shape[TY_MAX_DIMS];
+    int ndim;
+    int64_t shape[TY_MAX_DIMS];
+    int64_t strides[TY_MAX_DIMS];
+    int64_t offset;
+    bool overlaps; /* elements visited twice (unfold): the scatter must add serially */
+} strided_geom;
+
+/* A header of t's shape laid out contiguously from offset 0, borrowing t's
+ * storage only so that the view functions can run on it: they compute the
+ * pattern of a view of a contiguous base, and nothing reads the memory. */
+static ty_tensor contiguous_header(const ty_tensor *t) {
+    ty_tensor h;
+    memset(&h, 0, sizeof h);
+    h.storage = t->storage;
+    h.dtype = t->dtype;
+    h.device = t->device;
+    h.refcount = 1;
+    h.ndim = t->ndim;
+    int64_t s = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        h.shape[d] = t->shape[d];
+        h.strides[d] = s;
+        s *= t->shape[d] > 0 ? t->shape[d] : 1;
+    }
+    return h;
+}
+
+/* The geometry of hv, a view of contiguous_header(base); a malloc'd copy
+ * (node contexts own theirs). */
+static strided_geom *geom_new(const ty_tensor *base, const ty_tensor *hv, bool overlaps) {
+    strided_geom *g = malloc(sizeof *g);
+    if (!g) {
+        ty_error("out of memory recording a view for autograd");
+        return NULL;
+    }
+    g->base_ndim = base->ndim;
+    memcpy(g->base_shape, base->shape, sizeof g->base_shape);
+    g->ndim = hv->ndim;
+    memcpy(g->shape, hv->shape, sizeof g->shape);
+    memcpy(g->strides, hv->strides, sizeof g->strides);
+    g->offset = hv->offset;
+    g->overlaps = overlaps;
+    return g;
+}
+
+static strided_geom *geom_copy(const strided_geom *src) {
+    strided_geom *g = malloc(sizeof *g);
+    if (!g) {
+        ty_error("out of memory recording a view for autograd");
+        return NULL;
+    }
+    *g = *src;
+    return g;
+}
+
+static ty_tensor *as_strided(ty_tensor *base, const strided_geom *geo);
+static ty_tensor *strided_scatter(ty_tensor *g, const strided_geom *geo);
+
+/* as_strided's gradient: g put back into the pattern. ctx: strided_geom. */
+static int as_strided_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = strided_scatter(g[0], n->ctx);
+    return gi[0] ? 0 : -1;
+}
+
+/* The pattern read out of a tensor of the base's shape (any layout: it is
+ * made contiguous first, differentiably). */
+static ty_tensor *as_strided(ty_tensor *base, const strided_geom *geo) {
+    ty_tensor *c = ty_contiguous(base);
+    if (!c) return NULL;
+    ty_tensor *v = ty_alias(c);
+    if (!v) {
+        ty_tensor_release(c);
+        return NULL;
+    }
+    v->offset = c->offset + geo->offset;
+    v->ndim = geo->ndim;
+    memcpy(v->shape, geo->shape, sizeof v->shape);
+    memcpy(v->strides, geo->strides, sizeof v->strides);
+    if (ty_any_requires_grad(1, &c)) {
+        strided_geom *ctx = geom_copy(geo);
+        if (!ctx) {
+            ty_tensor_release(v);
+            ty_tensor_release(c);
+            return NULL;
+        }
+        ty_node *n = ty_record("as_strided", as_strided_backward, 1, &c, 1, &v);
+        if (n)
+            n->ctx = ctx;
+        else
+            free(ctx);
+    }
+    ty_tensor_release(c);
+    return v;
+}
+
+typedef struct {
+    ty_dtype dt;
+} add_into_ctx;
+
+/* dst += src along one strided line (dst is ptrs[0]). */
+static void add_into_kernel(char **ptrs, const int64_t *strides, int64_t n, void *vctx) {
+    const add_into_ctx *c = vctx;
+    if (c->dt == TY_F64) {
+        for (int64_t i = 0; i < n; i++)
+            *(double *)(ptrs[0] + i * strides[0]) += *(const double *)(ptrs[1] + i * strides[1]);
+    } else if (c->dt == TY_F32) {
+        for (int64_t i = 0; i < n; i++)
+            *(float *)(ptrs[0] + i * strides[0]) += *(const float *)(ptrs[1] + i * strides[1]);
+    } else { /* half types: through double, one element at a time */
+        for (int64_t i = 0; i < n; i++) {
+            char *d = ptrs[0] + i * strides[0];
+            double v =
+                ty_load_as_double(d, c->dt) + ty_load_as_double(ptrs[1] + i * strides[1], c->dt);
+            ty_store_from_double(d, c->dt, v);
+        }
+    }
+}
+
+/* strided_scatter's gradient: the pattern read back. ctx: strided_geom. */
+static int strided_scatter_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = as_strided(g[0], n->ctx);
+    return gi[0] ? 0 : -1;
+}
+
+/* Zeros of the base's shape with g added at the pattern's elements. */
+static ty_tensor *strided_scatter(ty_tensor *g, const strided_geom *geo) {
+    if (ty_check_cpu("strided_scatter", g) < 0) return NULL;
+    bool ok = g->ndim == geo->ndim;
+    for (int d = 0; ok && d < g->ndim; d++) ok = g->shape[d] == geo->shape[d];
+    if (!ok || !ty_dtype_is_float(g->dtype)) {
+        char b1[64], b2[64];
+        ty_error("strided_scatter: expected a float gradient of shape %s, got %s %s",
+                 ty_shape_str_n(geo->ndim, geo->shape, b1, sizeof b1), ty_dtype_name(g->dtype),
+                 ty_shape_str(g, b2, sizeof b2));
+        return NULL;
+    }
+    ty_tensor *out = ty_empty(geo->base_ndim, geo->base_shape, g->dtype, g->device);
+    if (!out) return NULL;
+    memset(ty_data(out), 0, (size_t)ty_nbytes(out));
+    ty_tensor *w = ty_alias(out);
+    if (!w) {
+        ty_tensor_release(out);
+        return NULL;
+    }
+    w->offset = geo->offset;
+    w->ndim = geo->ndim;
+    memcpy(w->shape, geo->shape, sizeof w->shape);
+    memcpy(w->strides, geo->strides, sizeof w->strides);
+    ty_iter it;
+    add_into_ctx c = {g->dtype};
+    int rc = ty_iter_init(&it, "strided_scatter", 2, (ty_tensor *[]){w, g}, w->ndim, w->shape);
+    if (rc == 0 && ty_numel(w) > 0) {
+        /* overlapping windows add into the same element: one thread, in order */
+        if (geo->overlaps)
+            ty_iter_run_serial(&it, add_into_kernel, &c);
+        else
+            ty_iter_run(&it, add_into_kernel, &c);
+    }
+    ty_tensor_release(w);
+    if (rc < 0) {
+        ty_tensor_release(out);
+        return NULL;
+    }
+    if (ty_any_requires_grad(1, &g)) {
+        strided_geom *ctx = geom_copy(geo);
+        if (!ctx) {
+            ty_tensor_release(out);
+            return NULL;
+        }
+        ty_node *n = ty_record("strided_scatter", strided_scatter_backward, 1, &g, 1, &out);
+        if (n)
+            n->ctx = ctx;
+        else
+            free(ctx);
+    }
+    return out;
+}
+
+/* The backward of slice, select, narrow, diagonal and unfold. ctx:
+ * strided_geom of the view inside a contiguous input. */
+static int strided_view_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = strided_scatter(g[0], n->ctx);
+    return gi[0] ? 0 : -1;
+}
+
+/* Records a strided view v of t; hv is the same view taken of
+ * contiguous_header(t). Returns v, or NULL (releasing v) when out of
+ * memory. */
+static ty_tensor *record_strided(const char *name, ty_tensor *t, ty_tensor *v, ty_tensor *hv,
+                                 bool overlaps) {
+    strided_geom *geo = hv ? geom_new(t, hv, overlaps) : NULL;
+    ty_tensor_release(hv);
+    if (!geo) {
+        ty_tensor_release(v);
+        return NULL;
+    }
+    ty_node *n = ty_record(name, strided_view_backward, 1, &t, 1, &v);
+    if (n)
+        n->ctx = geo;
+    else
+        free(geo);
+    return v;
+}
+
+/* The backward of every view that keeps the elements in row-major order. */
+static int reshape_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = ty_reshape(g[0], n->input_meta[0].ndim, n->input_meta[0].shape);
+    return gi[0] ? 0 : -1;
+}
+
+static ty_tensor *record_reshape(const char *name, ty_tensor *t, ty_tensor *v) {
+    if (v) ty_record(name, reshape_backward, 1, &t, 1, &v);
+    return v;
+}
+
+ty_tensor *ty_reshape(ty_tensor *t, int ndim, const int64_t *shape) {
+    /* a copy (ty_clone) must not record a node of its own */
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *v = reshape_impl("reshape", t, ndim, shape, 1);
+    ty_set_grad_enabled(prev);
+    return record_reshape("reshape", t, v);
+}
+
+ty_tensor *ty_view(ty_tensor *t, int ndim, const int64_t *shape) {
+    return record_reshape("view", t, reshape_impl("view", t, ndim, shape, 0));
+}
+
+ty_tensor *ty_squeeze(ty_tensor *t) {
+    return record_reshape("squeeze", t, squeeze_fwd(t));
+}
+
+ty_tensor *ty_squeeze_dim(ty_tensor *t, int dim) {
+    return record_reshape("squeeze", t, squeeze_dim_fwd(t, dim));
+}
+
+ty_tensor *ty_unsqueeze(ty_tensor *t, int dim) {
+    return record_reshape("unsqueeze", t, unsqueeze_fwd(t, dim));
+}
+
+ty_tensor *ty_flatten(ty_tensor *t, int start_dim, int end_dim) {
+    bool prev = ty_set_grad_enabled(false);
+    ty_tensor *v = flatten_fwd(t, start_dim, end_dim);
+    ty_set_grad_enabled(prev);
+    return record_reshape("flatten", t, v);
+}
+
+/* i[0], i[1]: the two dims (wrapped). */
+static int transpose_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = ty_transpose(g[0], (int)n->i[0], (int)n->i[1]);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_transpose(ty_tensor *t, int d0, int d1) {
+    ty_tensor *v = transpose_fwd(t, d0, d1);
+    if (!v) return NULL;
+    ty_node *n = ty_record("transpose", transpose_backward, 1, &t, 1, &v);
+    if (n) {
+        n->i[0] = ty_wrap_dim("transpose", d0, t->ndim);
+        n->i[1] = ty_wrap_dim("transpose", d1, t->ndim);
+    }
+    return v;
+}
+
+/* i[0..ndim): the permutation (wrapped); the gradient uses its inverse. */
+static int permute_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    int inv[TY_MAX_DIMS];
+    for (int d = 0; d < n->input_meta[0].ndim; d++) inv[n->i[d]] = d;
+    gi[0] = ty_permute(g[0], inv);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_permute(ty_tensor *t, const int *perm) {
+    ty_tensor *v = permute_fwd(t, perm);
+    if (!v) return NULL;
+    ty_node *n = ty_record("permute", permute_backward, 1, &t, 1, &v);
+    if (n)
+        for (int d = 0; d < t->ndim; d++) n->i[d] = ty_wrap_dim("permute", perm[d], t->ndim);
+    return v;
+}
+
+static int expand_backward(ty_node *n, ty_tensor *const *g, ty_tensor **gi) {
+    gi[0] = ty_sum_to(g[0], n->input_meta[0].ndim, n->input_meta[0].shape);
+    return gi[0] ? 0 : -1;
+}
+
+ty_tensor *ty_expand(ty_tensor *t, int ndim, const int64_t *shape) {
+    ty_tensor *v = expand_fwd(t, ndim, shape);
+    if (v) ty_record("expand", expand_backward, 1, &t, 1, &v);
+    return v;
+}
+
+ty_tensor *ty_slice(ty_tensor *t, int dim, int64_t start, int64_t stop, int64_t step) {
+    ty_tensor *v = slice_fwd(t, dim, start, stop, step);
+    if (!v || !ty_any_requires_grad(1, &t)) return v;
+    ty_tensor h = contiguous_header(t);
+    return record_strided("slice", t, v, slice_fwd(&h, dim, start, stop, step), false);
+}
+
+ty_tensor *ty_select(ty_tensor *t, int dim, int64_t i) {
+    ty_tensor *v = select_fwd(t, dim, i);
+    if (!v || !ty_any_requires_grad(1, &t)) return v;
+    ty_tensor h = contiguous_header(t);
+    return record_strided("select", t, v, select_fwd(&h, dim, i), false);
+}
+
+ty_tensor *ty_narrow(ty_tensor *t, int dim, int64_t start, int64_t length) {
+    ty_tensor *v = narrow_fwd(t, dim, start, length);
+    if (!v || !ty_any_requires_grad(1, &t)) return v;
+    ty_tensor h = contiguous_header(t);
+    return record_strided("narrow", t, v, narrow_fwd(&h, dim, start, length), false);
+}
+
+ty_tensor *ty_diagonal(ty_tensor *t, int64_t offset, int d0, int d1) {
+    ty_tensor *v = diagonal_fwd(t, offset, d0, d1);
+    if (!v || !ty_any_requires_grad(1, &t)) return v;
+    ty_tensor h = contiguous_header(t);
+    return record_strided("diagonal", t, v, diagonal_fwd(&h, offset, d0, d1), false);
+}
+
+ty_tensor *ty_unfold(ty_tensor *t, int dim, int64_t size, int64_t step) {
+    ty_tensor *v = unfold_fwd(t, dim, size, step);
+    if (!v || !ty_any_requires_grad(1, &t)) return v;
+    ty_tensor h = contiguous_header(t);
+    return record_strided("unfold", t, v, unfold_fwd(&h, dim, size, step), size > step);
 }
