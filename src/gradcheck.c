@@ -73,8 +73,8 @@ static int check_inputs(const char *fn, int n, ty_tensor *const *inputs, int *n_
 /* create_graph: compute the analytic side through the recorded (create_graph)
  * backward formulas, which some ops implement separately from their fused
  * first-order path. */
-static int gradcheck_impl(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const *inputs,
-                          double eps, double atol, double rtol, bool create_graph,
+static int gradcheck_impl(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const *inputs, double eps,
+                          double atol, double rtol, bool create_graph,
                           ty_gradcheck_report *report) {
     ty_gradcheck_report local;
     ty_gradcheck_report *rep = report ? report : &local;
@@ -123,18 +123,25 @@ static int gradcheck_impl(ty_gradcheck_fn f, void *ctx, int n, ty_tensor *const 
         for (int64_t i = 0; i < numel && rc == 0; i++) {
             int64_t off = element_offset(x, i);
             double orig = data[off], plus, minus;
+            /* each value is read before the element changes again: f may
+             * return a view of its input */
             data[off] = orig + eps;
             ty_tensor *op = f(ctx, n, inputs);
-            data[off] = orig - eps;
-            ty_tensor *om = op ? f(ctx, n, inputs) : NULL;
+            int ok = op && dot_value(op, v, &plus) == 0;
+            ty_tensor_release(op);
+            ty_tensor *om = NULL;
+            if (ok) {
+                data[off] = orig - eps;
+                om = f(ctx, n, inputs);
+                ok = om && dot_value(om, v, &minus) == 0;
+                ty_tensor_release(om);
+            }
             data[off] = orig;
-            if (!op || !om || dot_value(op, v, &plus) < 0 || dot_value(om, v, &minus) < 0) {
+            if (!ok) {
                 ty_error_prefix("gradcheck");
                 rc = -1;
+                break;
             }
-            ty_tensor_release(op);
-            ty_tensor_release(om);
-            if (rc) break;
             double numeric = (plus - minus) / (2 * eps);
             double analytic = ty_get_flat(grads[j], i);
             double err = fabs(analytic - numeric);

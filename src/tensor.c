@@ -26,8 +26,9 @@ void ty_set_node_release_hook(void (*release)(struct ty_node *)) {
  * frees them soon after; for the small tensors of scalar-heavy code (and
  * of autograd's bookkeeping) malloc/free of these ~300-byte blocks cost more
  * than the arithmetic. A short per-thread list of freed headers makes them
- * nearly free. Memory kept is bounded: HEADER_CACHE headers per kind. */
-#define HEADER_CACHE 64
+ * nearly free. The Lua GC frees tensors in bursts, hence room for many.
+ * Memory kept is bounded: HEADER_CACHE headers per kind (under 1 MB). */
+#define HEADER_CACHE 1024
 static _Thread_local void *free_tensors[HEADER_CACHE];
 static _Thread_local int n_free_tensors;
 static _Thread_local void *free_storages[HEADER_CACHE];

@@ -246,6 +246,7 @@ doc("Tensor:__index", "x[i]  x[-1]  x[{i, {a, b}}]  x[{{}, j}]  x[mask]  x[idx] 
     .. "selects (drops the dim), {a, b} or {a, b, step} slices, {} keeps a dim whole; a bool "
     .. "mask or an i64 index tensor gathers. Assigning writes a number or a broadcast tensor.",
     "x = tycho.arange(12):reshape(3, 4)\nr = x[2]\nc = x[{{}, 2}]\nx[{1, {2, 3}}] = 0")
+entries.indexing = entries["Tensor:__index"] -- ?indexing
 
 -- ---------------------------------------------------------------- elementwise math
 
@@ -641,16 +642,11 @@ local function find(key)
   if entries[key] then return key end
   key = key:gsub("^tycho%.Tensor", "Tensor")
   if entries[key] then return key end
-  local base, sep, name = key:match("^(.-)([%.:])([%w_]+)$")
-  if not base then return nil end
-  local candidates = {}
-  if base == "Tensor" or base == "tycho" then
-    candidates = {"Tensor:" .. name, "tycho." .. name, "Tensor." .. name}
-  end
-  for _, k in ipairs(candidates) do
+  local base, name = key:match("^(.-)[%.:]([%w_]+)$")
+  if base ~= "Tensor" and base ~= "tycho" then return nil end
+  for _, k in ipairs({"Tensor:" .. name, "tycho." .. name, "Tensor." .. name}) do
     if entries[k] then return k end
   end
-  local _ = sep
   return nil
 end
 
@@ -734,7 +730,8 @@ function D.overview()
     "  Ctrl-C                     stops the running command; clears the line at the prompt",
     "  Ctrl-D, exit()             leave (history in ~/.tycho_history or $TYCHO_HISTORY)",
     "",
-    "Modules: tycho (?tycho), tensor methods (?Tensor), nn, optim, data, viz, e3, hyper.",
+    "Modules: tycho (?tycho), tensor methods (?Tensor), nn, optim, data, viz, e3, hyper;",
+    "x[...] indexing: ?indexing.",
     "Magics:",
     magic_list,
   }, "\n")
