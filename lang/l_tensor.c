@@ -33,14 +33,39 @@ const char tyl_meta_key = 0;
 #define TYL_GC_GRAIN ((size_t)256 << 10)
 static size_t gc_pending = 0;
 
+/* In generational mode (the tycho binary's default, see lang/main.c) a GC
+ * step is a minor collection, and stepping at every big tensor would age
+ * whatever is alive at that moment into the old generation, which only a
+ * major collection frees. There the pacing is by volume instead: after
+ * TYL_GC_FULL_MIN bytes of new tensors (or four times Lua's own heap, if
+ * larger, so that a big Lua heap is not traversed too often) one full
+ * collection frees every dead tensor. */
+#define TYL_GC_FULL_MIN ((size_t)64 << 20)
+static bool gc_generational = false;
+static size_t gc_since_full = 0;
+
+void tyl_set_generational(bool on) {
+    gc_generational = on;
+}
+
 void tyl_account(lua_State *L, ty_tensor *t) {
     if (t->refcount != 1) return; /* an existing tensor handed back, already counted */
     gc_pending += t->storage->nbytes;
     if (gc_pending < TYL_GC_GRAIN) return;
     size_t kb = gc_pending >> 10;
     gc_pending = 0;
-    /* LUA_GCSTEP would run the collector even when the user stopped it */
-    if (lua_gc(L, LUA_GCISRUNNING) == 1) lua_gc(L, LUA_GCSTEP, kb > INT_MAX ? INT_MAX : (int)kb);
+    /* the collector stays off when the user stopped it */
+    if (lua_gc(L, LUA_GCISRUNNING) != 1) return;
+    if (!gc_generational) {
+        lua_gc(L, LUA_GCSTEP, kb > INT_MAX ? INT_MAX : (int)kb);
+        return;
+    }
+    gc_since_full += kb << 10;
+    size_t heap = (size_t)lua_gc(L, LUA_GCCOUNT) << 10;
+    size_t limit = 4 * heap > TYL_GC_FULL_MIN ? 4 * heap : TYL_GC_FULL_MIN;
+    if (gc_since_full < limit) return;
+    gc_since_full = 0;
+    lua_gc(L, LUA_GCCOLLECT);
 }
 
 /* ---- userdata ---- */

@@ -257,6 +257,14 @@ static int pmain(lua_State *L) {
     int prompt = o->interactive || (!o->script && !o->has_e && stdin_tty);
     tycho_signals_install(L, prompt);
 
+    /* Generational GC: most tensors die young (every `a + b` makes one),
+     * and minor collections reclaim them while their memory is still in
+     * cache. It halves the cost of small ops against the incremental mode
+     * (bench/small.lua). Switched on here, after start-up, rather than on the empty
+     * state: measured, that keeps it twice as fast on small ops. */
+    lua_gc(L, LUA_GCGEN, 0, 0);
+    tyl_set_generational(true);
+
     int status = run_e_chunks(L, o);
     int code;
     if (status == 0 && !tycho_exit_requested(&code) &&

@@ -9,6 +9,7 @@
 #define TYCHO_LUA_H
 
 #include <lua.h>
+#include <stdbool.h>
 
 #include "tensor.h"
 
@@ -25,6 +26,10 @@ ty_tensor *tyl_to_tensor(lua_State *L, int idx);
  * the pending libtycho error (ty_last_error) as a Lua error prefixed with
  * fn's Lua name when the message does not already name it. */
 void tyl_push_tensor(lua_State *L, ty_tensor *t, const char *fn);
+/* Tells the binding that the state's collector runs in generational mode
+ * (the tycho binary's choice), which changes how big tensors pace it. */
+void tyl_set_generational(bool on);
+
 /* Raises ty_last_error() as a Lua error (never returns). */
 int tyl_error(lua_State *L, const char *fn);
 

@@ -385,6 +385,19 @@ START_TEST(test_view_gradients_land_in_place) {
     tu_assert_values(v->grad, ((double[]){1, 1, 0, 1, 1}), 5, 0);
     ty_tensor_release(v);
 
+    /* the same in f32 and bf16 (the scatter's other kernels) */
+    const ty_dtype dts[2] = {TY_F32, TY_BF16};
+    for (int k = 0; k < 2; k++) {
+        ty_tensor *a = tu_arange(1, (int64_t[]){5}, dts[k]);
+        ck_assert_int_eq(ty_set_requires_grad(a, true), 0);
+        ty_tensor *u = ty_unfold(a, 0, 3, 1), *uf = ty_cast(u, TY_F32);
+        ty_tensor_release(u);
+        backward_sum(uf);
+        ck_assert_int_eq(a->grad->dtype, dts[k]);
+        tu_assert_values(a->grad, ((double[]){1, 2, 3, 2, 1}), 5, 0);
+        ty_tensor_release(a);
+    }
+
     /* expand sums over the broadcast dims */
     ty_tensor *b = arange_leaf(2, (int64_t[]){3, 1});
     r = ty_expand(b, 3, (int64_t[]){2, 3, 4});
