@@ -32,21 +32,74 @@ bool ty_set_grad_enabled(bool on) {
 
 /* ---- a growable array of pointers, the one data structure we need ---- */
 
+/* Small graphs (the common case at every training step) fit in the inline
+ * array and cost no malloc; ptr_stack_init must be called before use,
+ * except for a zeroed stack, which starts on the heap. */
 typedef struct {
     void **items;
     int n, cap;
+    void *small[32];
 } ptr_stack;
+
+static void ptr_stack_init(ptr_stack *s) {
+    s->items = s->small;
+    s->n = 0;
+    s->cap = 32;
+}
+
+static void ptr_stack_free(ptr_stack *s) {
+    if (s->items != s->small) free(s->items);
+}
 
 static int push(ptr_stack *s, void *p) {
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 64;
-        void **items = realloc(s->items, sizeof(void *) * (size_t)cap);
+        void **items;
+        if (s->items == s->small) {
+            items = malloc(sizeof(void *) * (size_t)cap);
+            if (items) memcpy(items, s->small, sizeof(void *) * (size_t)s->n);
+        } else {
+            items = realloc(s->items, sizeof(void *) * (size_t)cap);
+        }
         if (!items) return ty_error("autograd: out of memory");
         s->items = items;
         s->cap = cap;
     }
     s->items[s->n++] = p;
     return 0;
+}
+
+/* The ready nodes as a binary max-heap on creation order: the most recent
+ * node runs first, which is deterministic and close to PyTorch's order,
+ * at O(log n) per node however wide the graph. */
+static int heap_push(ptr_stack *h, ty_node *n) {
+    if (push(h, n) < 0) return -1;
+    int i = h->n - 1;
+    while (i > 0) {
+        int parent = (i - 1) / 2;
+        ty_node *p = h->items[parent];
+        if (p->seq >= n->seq) break;
+        h->items[i] = p;
+        i = parent;
+    }
+    h->items[i] = n;
+    return 0;
+}
+
+static ty_node *heap_pop(ptr_stack *h) {
+    ty_node *top = h->items[0];
+    ty_node *last = h->items[--h->n];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && ((ty_node *)h->items[c + 1])->seq > ((ty_node *)h->items[c])->seq) c++;
+        if (((ty_node *)h->items[c])->seq <= last->seq) break;
+        h->items[i] = h->items[c];
+        i = c;
+    }
+    if (h->n > 0) h->items[i] = last;
+    return top;
 }
 
 /* ---- node lifetime ---- */
@@ -74,10 +127,7 @@ static void destroy_node(ty_node *n) {
         ty_node_release(n->edges[i].node); /* only queues it */
         ty_tensor_release(n->edges[i].leaf);
     }
-    if (n->buffer) {
-        for (int k = 0; k < n->n_outputs; k++) ty_tensor_release(n->buffer[k]);
-        free(n->buffer);
-    }
+    /* n->buffer belongs to a running pass (which clears it), never to the node */
     if (n->ctx) {
         if (n->ctx_free)
             n->ctx_free(n->ctx);
@@ -100,7 +150,7 @@ void ty_node_release(ty_node *n) {
     while (dying.n > 0) destroy_node(dying.items[--dying.n]);
     draining = false;
     if (dying.cap > 4096) { /* keep a small queue for the next release */
-        free(dying.items);
+        ptr_stack_free(&dying);
         dying.items = NULL;
         dying.cap = 0;
     }
@@ -453,17 +503,15 @@ static int deliver_to_leaf(const pass_opts *o, ty_tensor *leaf, ty_tensor *g) {
     return accumulate_leaf(leaf, g, o->create_graph);
 }
 
-/* Sorting ready nodes: the most recently created first. */
-static int by_seq(const void *a, const void *b) {
-    const ty_node *x = *(ty_node *const *)a, *y = *(ty_node *const *)b;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 /* Runs one pass from the roots; root_grads are borrowed. */
 static int run_pass(int n_roots, ty_tensor *const *roots, ty_tensor *const *root_grads,
                     const pass_opts *o) {
     uint64_t pass = ++pass_counter;
-    ptr_stack all = {0}, work = {0}, ready = {0};
+    ptr_stack all, work, ready;
+    ptr_stack_init(&all);
+    ptr_stack_init(&work);
+    ptr_stack_init(&ready);
+    ty_tensor **buffers = NULL; /* every node's gradient slots, one block */
     int rc = 0;
 
     /* 1. Find every node reachable from the roots and count, for each, how
@@ -491,14 +539,21 @@ static int run_pass(int n_roots, ty_tensor *const *roots, ty_tensor *const *root
             m->pending++;
         }
     }
+    size_t n_slots = 0;
     for (int k = 0; k < all.n && rc == 0; k++) {
         ty_node *n = all.items[k];
-        if (n->broken) {
+        if (n->broken)
             rc = ty_error("backward: %s could not record its inputs (out of memory)", n->name);
-            break;
-        }
-        n->buffer = calloc((size_t)n->n_outputs, sizeof(ty_tensor *));
-        if (!n->buffer) rc = ty_error("backward: out of memory");
+        n_slots += (size_t)n->n_outputs;
+    }
+    if (rc == 0 && n_slots > 0) {
+        buffers = calloc(n_slots, sizeof(ty_tensor *));
+        if (!buffers) rc = ty_error("backward: out of memory");
+    }
+    for (int k = 0, at = 0; k < all.n && rc == 0; k++) {
+        ty_node *n = all.items[k];
+        n->buffer = buffers + at;
+        at += n->n_outputs;
     }
 
     /* 2. Seed the roots. A root that is itself a leaf (or an input being
@@ -516,14 +571,12 @@ static int run_pass(int n_roots, ty_tensor *const *roots, ty_tensor *const *root
     /* 3. Run nodes as they become ready. */
     for (int k = 0; k < all.n && rc == 0; k++) {
         ty_node *n = all.items[k];
-        if (n->pending == 0) rc = push(&ready, n);
+        if (n->pending == 0) rc = heap_push(&ready, n);
     }
     bool prev_mode = ty_set_grad_enabled(o->create_graph);
     ty_tensor *grad_in_small[8];
     while (rc == 0 && ready.n > 0) {
-        /* Latest-created first: deterministic and close to PyTorch's order. */
-        qsort(ready.items, (size_t)ready.n, sizeof(void *), by_seq);
-        ty_node *n = ready.items[--ready.n];
+        ty_node *n = heap_pop(&ready);
         if (n->released) {
             rc = ty_error("backward: trying to backward through the graph a second time (%s's "
                           "saved tensors were already freed); pass retain_graph the first time",
@@ -591,7 +644,7 @@ static int run_pass(int n_roots, ty_tensor *const *roots, ty_tensor *const *root
                 g = NULL;
             }
             ty_tensor_release(g);
-            if (e->node && --e->node->pending == 0 && rc == 0) rc = push(&ready, e->node);
+            if (e->node && --e->node->pending == 0 && rc == 0) rc = heap_push(&ready, e->node);
         }
         if (grad_in != grad_in_small) free(grad_in);
     }
@@ -602,12 +655,12 @@ static int run_pass(int n_roots, ty_tensor *const *roots, ty_tensor *const *root
         ty_node *n = all.items[k];
         if (!n->buffer) continue;
         for (int j = 0; j < n->n_outputs; j++) ty_tensor_release(n->buffer[j]);
-        free(n->buffer);
         n->buffer = NULL;
     }
-    free(all.items);
-    free(work.items);
-    free(ready.items);
+    free(buffers);
+    ptr_stack_free(&all);
+    ptr_stack_free(&work);
+    ptr_stack_free(&ready);
     return rc;
 }
 
