@@ -1025,6 +1025,22 @@ START_TEST(test_fused_kernels) {
 }
 END_TEST
 
+/* axpb's large-output path (streaming stores) on a misaligned input, with
+ * a length that leaves a tail: every element must match a*x + b. */
+START_TEST(test_axpb_large_streaming_path) {
+    int64_t n = (1 << 17) + 37, big = n + 1;
+    ty_tensor *base = tu_uniform(1, &big, TY_F32, -2, 2, 11);
+    ty_tensor *x = ty_slice(base, 0, 1, big, 1); /* starts 4 bytes in */
+    ty_tensor *y = ty_axpb(x, 1.5, -0.25);
+    ck_assert_ptr_nonnull(y);
+    const float *xv = ty_data(x), *yv = ty_data(y);
+    for (int64_t i = 0; i < n; i++) ck_assert_float_eq(yv[i], xv[i] * 1.5f + -0.25f);
+    ty_tensor_release(y);
+    ty_tensor_release(x);
+    ty_tensor_release(base);
+}
+END_TEST
+
 Suite *elementwise_suite(void) {
     Suite *s = suite_create("elementwise");
     TCase *tc = tcase_create("elementwise");
@@ -1050,6 +1066,7 @@ Suite *elementwise_suite(void) {
     tcase_add_test(tc, test_binary_errors);
     tcase_add_test(tc, test_where);
     tcase_add_test(tc, test_fused_kernels);
+    tcase_add_test(tc, test_axpb_large_streaming_path);
     suite_add_tcase(s, tc);
     return s;
 }
