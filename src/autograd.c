@@ -363,6 +363,22 @@ ty_tensor *ty_zeros_meta(const ty_meta *m) {
     return ty_zeros(m->ndim, m->shape, m->dtype, m->device);
 }
 
+ty_tensor *ty_temps_keep(ty_temps *s, ty_tensor *t) {
+    if (!t) return NULL;
+    if (s->n == TY_MAX_TEMPS) {
+        ty_tensor_release(t);
+        ty_error("backward: more than %d temporaries in one formula", TY_MAX_TEMPS);
+        return NULL;
+    }
+    s->t[s->n++] = t;
+    return t;
+}
+
+void ty_temps_release(ty_temps *s) {
+    for (int k = 0; k < s->n; k++) ty_tensor_release(s->t[k]);
+    s->n = 0;
+}
+
 /* ---- in-place ops ---- */
 
 bool ty_inplace_needs_grad(ty_tensor *target, int n, ty_tensor *const *operands) {

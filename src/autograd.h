@@ -179,6 +179,19 @@ ty_tensor *ty_sum_to(ty_tensor *g, int ndim, const int64_t *shape);
 /* Zeros of the meta's shape and dtype. */
 ty_tensor *ty_zeros_meta(const ty_meta *m);
 
+/* The temporaries of one backward formula. Each step hands its result to
+ * ty_temps_keep, which passes NULL through (an earlier step failed, with the
+ * error set), so a formula reads as a straight sequence checked once at the
+ * end, and ty_temps_release frees everything it kept. Start from
+ * `ty_temps s = {0};`. */
+#define TY_MAX_TEMPS 32
+typedef struct {
+    ty_tensor *t[TY_MAX_TEMPS];
+    int n;
+} ty_temps;
+ty_tensor *ty_temps_keep(ty_temps *s, ty_tensor *t);
+void ty_temps_release(ty_temps *s);
+
 /* ---- in-place ops under autograd ----
  *
  * An in-place op whose target or operands require grad (with grad mode on)

@@ -412,30 +412,14 @@ static int binary_in(const char *fn, const binary_op *op, ty_tensor *a, ty_tenso
  * itself; each gradient is summed back to its input's shape (ty_sum_to),
  * and the engine casts it to the input's dtype. */
 
-/* The temporaries of one formula. Each step takes operands that may be
- * NULL (an earlier step failed, with the error set) and then gives NULL
- * itself, so a formula reads as a straight sequence checked once at the
- * end, and temps_release frees everything it made. */
-#define MAX_TEMPS 24
-typedef struct {
-    ty_tensor *t[MAX_TEMPS];
-    int n;
-} temps;
-
+/* A formula's temporaries live in a ty_temps (autograd.h); these short
+ * names keep the formulas below readable. */
+typedef ty_temps temps;
 static ty_tensor *keep(temps *s, ty_tensor *t) {
-    if (!t) return NULL;
-    if (s->n == MAX_TEMPS) {
-        ty_tensor_release(t);
-        ty_error("binary backward: too many temporaries");
-        return NULL;
-    }
-    s->t[s->n++] = t;
-    return t;
+    return ty_temps_keep(s, t);
 }
-
 static void temps_release(temps *s) {
-    for (int k = 0; k < s->n; k++) ty_tensor_release(s->t[k]);
-    s->n = 0;
+    ty_temps_release(s);
 }
 
 /* f(a, b) for a binary op f (ty_mul, ty_eq, ty_logical_and, ...) */

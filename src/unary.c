@@ -497,30 +497,14 @@ static int unary_run(const char *fn, ty_unary_op op, ty_tensor *x, const double 
  * and gives second derivatives; the activations also have a one-pass
  * kernel (above) for the usual first-order case. */
 
-/* The temporaries of one formula. Each step takes operands that may be
- * NULL (an earlier step failed, with the error set) and then gives NULL
- * itself, so a formula reads as a straight sequence checked once at the
- * end, and temps_release frees everything it made. */
-#define MAX_TEMPS 24
-typedef struct {
-    ty_tensor *t[MAX_TEMPS];
-    int n;
-} temps;
-
+/* A formula's temporaries live in a ty_temps (autograd.h); these short
+ * names keep the formulas below readable. */
+typedef ty_temps temps;
 static ty_tensor *keep(temps *s, ty_tensor *t) {
-    if (!t) return NULL;
-    if (s->n == MAX_TEMPS) {
-        ty_tensor_release(t);
-        ty_error("unary backward: too many temporaries");
-        return NULL;
-    }
-    s->t[s->n++] = t;
-    return t;
+    return ty_temps_keep(s, t);
 }
-
 static void temps_release(temps *s) {
-    for (int k = 0; k < s->n; k++) ty_tensor_release(s->t[k]);
-    s->n = 0;
+    ty_temps_release(s);
 }
 
 static ty_tensor *t_mul(temps *s, ty_tensor *a, ty_tensor *b) {
