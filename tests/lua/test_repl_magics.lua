@@ -294,6 +294,22 @@ local function public_names()
   end
   for k in pairs(tycho.Tensor) do names[#names + 1] = "Tensor:" .. k end
   for k in pairs(tycho.cuda) do names[#names + 1] = "tycho.cuda." .. k end
+  -- the front-end modules: every public function or class (names starting
+  -- with _ are internal), and the functions of nn.functional
+  for _, m in ipairs({"nn", "optim", "data", "viz", "e3", "hyper"}) do
+    if package.searchpath("tycho." .. m, package.path) then
+      local mod = require("tycho." .. m)
+      for k, v in pairs(mod) do
+        if type(k) == "string" and not k:match("^_") and
+           (type(v) == "function" or type(v) == "table") then
+          names[#names + 1] = m .. "." .. k
+        end
+      end
+      if m == "nn" then
+        for k in pairs(mod.functional) do names[#names + 1] = "nn.functional." .. k end
+      end
+    end
+  end
   table.sort(names)
   return names
 end

@@ -637,6 +637,15 @@ local function format(key, e, note)
   return table.concat(lines, "\n"), key
 end
 
+-- Each front-end module keeps its help texts in tycho/docs_<module>.lua: a
+-- list of {key, signature, text, example}. A module without the file has
+-- only its overview above.
+for _, m in ipairs({"nn", "optim", "data", "viz", "e3", "hyper"}) do
+  if package.searchpath("tycho.docs_" .. m, package.path) then
+    for _, e in ipairs(require("tycho.docs_" .. m)) do doc(e[1], e[2], e[3], e[4]) end
+  end
+end
+
 -- The entry for key, trying its other spellings; nil when there is none.
 local function find(key)
   if entries[key] then return key end

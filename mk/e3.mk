@@ -1,0 +1,1 @@
+# e3: sources, Lua files and tests of this component (included by Makefile.am).

@@ -1,0 +1,1 @@
+# hyper: sources, Lua files and tests of this component (included by Makefile.am).

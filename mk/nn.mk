@@ -1,0 +1,1 @@
+# nn: sources, Lua files and tests of this component (included by Makefile.am).
