@@ -116,9 +116,17 @@ static int l_load(lua_State *L) {
     return 2;
 }
 
+/* _load_idx(path): an IDX file whatever its name (data.idx calls it). */
+static int l_load_idx(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    tyl_box *slot = tyl_slot(L);
+    return tyl_fill(L, slot, ty_idx_load(path), "data.idx");
+}
+
 static const luaL_Reg module_only[] = {
     {"save", l_save},
     {"load", l_load},
+    {"_load_idx", l_load_idx},
     {NULL, NULL},
 };
 

@@ -104,6 +104,7 @@ __attribute__((visibility("default"))) int luaopen_tycho(lua_State *L) {
     tyl_open_create(L);
     tyl_open_autograd(L);
     tyl_open_io(L);
+    tyl_open_optim(L);
     tyl_reg_module(L, module_only);
     lua_setfield(L, -2, "Tensor");
 

@@ -149,6 +149,7 @@ void tyl_open_nn(lua_State *L);
 void tyl_open_create(lua_State *L);
 void tyl_open_autograd(lua_State *L);
 void tyl_open_io(lua_State *L);
+void tyl_open_optim(lua_State *L); /* tycho._optim, for optim.lua */
 
 /* Indexing entry points used by the metatable (l_index.c). */
 int tyl_index_get(lua_State *L); /* x[key], key a number, table or tensor */

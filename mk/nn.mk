@@ -1,1 +1,10 @@
-# nn: sources, Lua files and tests of this component (included by Makefile.am).
+# nn, optim and data: the Lua front ends of issue 5, the C half of optim,
+# and their tests and examples (included by Makefile.am).
+TYCHO_BIND += lang/l_optim.c
+
+dist_tycholua_DATA += lang/lua/tycho/nn.lua lang/lua/tycho/optim.lua lang/lua/tycho/data.lua \
+	lang/lua/tycho/errors.lua
+tycholuanndir = $(pkgdatadir)/lua/tycho/nn
+dist_tycholuann_DATA = lang/lua/tycho/nn/module.lua lang/lua/tycho/nn/layers.lua \
+	lang/lua/tycho/nn/functional.lua lang/lua/tycho/nn/init_fns.lua \
+	lang/lua/tycho/nn/transformer.lua

@@ -290,7 +290,7 @@ end)
 local function public_names()
   local names = {}
   for k, v in pairs(tycho) do
-    if type(v) == "function" then names[#names + 1] = "tycho." .. k end
+    if type(v) == "function" and not k:match("^_") then names[#names + 1] = "tycho." .. k end
   end
   for k in pairs(tycho.Tensor) do names[#names + 1] = "Tensor:" .. k end
   for k in pairs(tycho.cuda) do names[#names + 1] = "tycho.cuda." .. k end
