@@ -3,6 +3,7 @@
  * tycho.Tensor (x:exp()); the tensor metatable looks methods up there, so
  * listing tycho.Tensor lists every method (tab completion does). */
 #include <string.h>
+#include <time.h>
 
 #include "l_util.h"
 
@@ -74,6 +75,15 @@ static int l_live_tensors(lua_State *L) {
     return 1;
 }
 
+/* time(): seconds on a monotonic wall clock (for timing code: os.clock
+ * counts CPU time of every thread, which is not what a user waits for). */
+static int l_time(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 static int l_empty_cache(lua_State *L) {
     (void)L;
     ty_cpu_empty_cache();
@@ -87,6 +97,7 @@ static const luaL_Reg module_only[] = {
     {"get_printoptions", l_get_printoptions},
     {"live_tensors", l_live_tensors},
     {"empty_cache", l_empty_cache},
+    {"time", l_time},
     {NULL, NULL},
 };
 
@@ -104,6 +115,8 @@ __attribute__((visibility("default"))) int luaopen_tycho(lua_State *L) {
     tyl_open_create(L);
     tyl_open_autograd(L);
     tyl_open_io(L);
+    tyl_open_e3(L);
+    tyl_open_viz(L);
     tyl_open_optim(L);
     tyl_reg_module(L, module_only);
     lua_setfield(L, -2, "Tensor");

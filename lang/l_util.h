@@ -149,6 +149,18 @@ void tyl_open_nn(lua_State *L);
 void tyl_open_create(lua_State *L);
 void tyl_open_autograd(lua_State *L);
 void tyl_open_io(lua_State *L);
+void tyl_open_e3(lua_State *L); /* tycho._e3 (l_e3.c) */
+void tyl_open_viz(lua_State *L); /* the internal table tycho._viz (l_viz.c) */
+
+/* What the tycho binary lends viz (l_viz.c) to keep windows live: the
+ * prompt's idle hook and a Lua count hook that lang/repl.c keeps next to its
+ * Ctrl-C hook. NULL functions remove them. Without a host (the stock-Lua
+ * module), viz sets the count hook itself. */
+typedef struct {
+    void (*set_idle_hook)(void (*fn)(void));
+    void (*set_lua_hook)(lua_Hook fn, int count);
+} tyl_viz_host;
+void tyl_viz_set_host(const tyl_viz_host *host);
 void tyl_open_optim(lua_State *L); /* tycho._optim, for optim.lua */
 
 /* Indexing entry points used by the metatable (l_index.c). */

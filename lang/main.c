@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "l_util.h"
 #include "repl.h"
 #include "tycho.h"
 #include "tycho_lua.h"
@@ -256,6 +257,10 @@ static int pmain(lua_State *L) {
     int stdin_tty = isatty(STDIN_FILENO);
     int prompt = o->interactive || (!o->script && !o->has_e && stdin_tty);
     tycho_signals_install(L, prompt);
+    /* viz keeps its windows live through the prompt's idle hook and a Lua
+     * count hook that the Ctrl-C handling keeps in place */
+    static const tyl_viz_host viz_host = {tycho_repl_set_idle_hook, tycho_repl_set_lua_hook};
+    tyl_viz_set_host(&viz_host);
 
     /* Generational GC: most tensors die young (every `a + b` makes one),
      * and minor collections reclaim them while their memory is still in
@@ -283,7 +288,25 @@ static int pmain(lua_State *L) {
     return 0;
 }
 
+/* OpenMP threads that finish a parallel loop spin for a while before they
+ * sleep, waiting for the next one. On a machine busy with other work (a
+ * shared CI box, make -j2 check) the spinning thread takes the core from
+ * the one that has work, and a 2-thread training step became 2-5 times
+ * slower than a 1-thread one. Sleeping right away costs a few microseconds
+ * per parallel loop instead. libgomp reads its settings once, when it is
+ * loaded, before main (and glibc resets environ after .preinit_array
+ * functions run), so the only way to change its default is to set the
+ * variable and exec ourselves again: about a millisecond, once. A user's
+ * own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins; TYCHO_NO_REEXEC=1 skips it. */
+static void omp_wait_default(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("TYCHO_NO_REEXEC")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): carry on with libgomp's default */
+}
+
 int main(int argc, char **argv) {
+    omp_wait_default(argv);
     options o = {.argc = argc, .argv = argv};
     int r = parse_args(&o);
     if (r != 0) return r > 0 ? 0 : 2;

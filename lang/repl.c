@@ -54,19 +54,49 @@ static volatile sig_atomic_t prompt_sigint; /* Ctrl-C while the prompt waits */
 static volatile sig_atomic_t winch;         /* the terminal was resized */
 static volatile sig_atomic_t resumed;       /* SIGCONT after Ctrl-Z */
 
+static void restore_hook(lua_State *L);
+
 /* The hook the signal handler installs: raises "interrupted" in the Lua
- * code that runs. It removes itself first, so the error is raised once.
- * When a C kernel saw the flag first (and cleared it), its own error
- * ("matmul: interrupted") is already on its way: nothing more to raise. */
+ * code that runs. It puts the background hook back first (or none), so the
+ * error is raised once. When a C kernel saw the flag first (and cleared
+ * it), its own error ("matmul: interrupted") is already on its way: nothing
+ * more to raise. */
 static void stop_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    lua_sethook(L, NULL, 0, 0);
+    restore_hook(L);
     if (!running || !pending) return;
     pending = 0;
     if (!ty_interrupted()) return;
     ty_clear_interrupt();
     lua_pushliteral(L, "interrupted");
     lua_error(L);
+}
+
+/* The background hook (tycho_repl_set_lua_hook) runs through this wrapper,
+ * which handles a pending Ctrl-C first: so an interrupt is raised even when
+ * the background hook was installed over stop_hook in the meantime. */
+static lua_Hook background_hook;
+static int background_count;
+
+static void background_wrapper(lua_State *L, lua_Debug *ar) {
+    if (running && pending) {
+        stop_hook(L, ar);
+        return;
+    }
+    if (background_hook) background_hook(L, ar);
+}
+
+static void restore_hook(lua_State *L) {
+    if (background_hook)
+        lua_sethook(L, background_wrapper, LUA_MASKCOUNT, background_count);
+    else
+        lua_sethook(L, NULL, 0, 0);
+}
+
+void tycho_repl_set_lua_hook(lua_Hook fn, int count) {
+    background_hook = fn;
+    background_count = count > 0 ? count : 1;
+    if (main_L && !(running && pending)) restore_hook(main_L);
 }
 
 static void on_sigint(int sig) {
@@ -146,8 +176,8 @@ int tycho_docall(lua_State *L, int nargs, int nresults) {
     int status = lua_pcall(L, nargs, nresults, base);
     running = 0;
     /* A Ctrl-C that came too late to be raised must not hit the next
-     * command. */
-    lua_sethook(L, NULL, 0, 0);
+     * command; the background hook stays. */
+    restore_hook(L);
     pending = interrupting = 0;
     ty_clear_interrupt();
     lua_remove(L, base);

@@ -41,6 +41,12 @@ int tycho_repl_run(lua_State *L);
  * stays live. NULL removes it. */
 void tycho_repl_set_idle_hook(void (*fn)(void));
 
+/* A Lua count hook that stays installed while code runs (viz pumps its
+ * windows from it): the Ctrl-C hook takes its place while an interrupt is
+ * pending and puts it back afterwards, and so does the end of each
+ * command. NULL removes it. */
+void tycho_repl_set_lua_hook(lua_Hook fn, int count);
+
 /* Tab completion (lang/complete.c): installs readline's completion
  * functions, which look values up in L. */
 void tycho_complete_init(lua_State *L);

@@ -8,3 +8,15 @@ tycholuanndir = $(pkgdatadir)/lua/tycho/nn
 dist_tycholuann_DATA = lang/lua/tycho/nn/module.lua lang/lua/tycho/nn/layers.lua \
 	lang/lua/tycho/nn/functional.lua lang/lua/tycho/nn/init_fns.lua \
 	lang/lua/tycho/nn/transformer.lua
+
+EXTRA_DIST += examples/fashion_mnist_vit.lua bench/vit.lua tests/run_vit_quick.sh
+if HAVE_CHECK
+TESTS += tests/run_vit_quick.sh
+endif
+dist_tycholua_DATA += lang/lua/tycho/docs_nn.lua lang/lua/tycho/docs_optim.lua \
+	lang/lua/tycho/docs_data.lua
+
+if HAVE_CHECK
+LUA_TESTS += tests/lua/test_nn.lua tests/lua/test_optim.lua tests/lua/test_data.lua
+EXTRA_DIST += tests/nn/gen_vit_reference.py tests/nn/gen_optim_reference.py
+endif

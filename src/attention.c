@@ -28,6 +28,9 @@
 #include "autograd.h"
 #include "elementwise.h"
 #include "error.h"
+#include "gemm.h"
+#include "parallel.h"
+#include "vecmath.h"
 #include "linalg.h"
 #include "nn_kernels.h"
 #include "reduce.h"
@@ -43,13 +46,12 @@ typedef struct {
 /* One batch item for T = float and double; s is the (Lq,Lk) score buffer,
  * left holding the softmax weights. */
 #define DEFINE_ATTEND(T, GEMM, EXP)                                                                \
-    static void attend_##T(const T *q, const T *k, const T *v, T *s, T *o, const item_mask *m,     \
+    static int attend_##T(const T *q, const T *k, const T *v, T *s, T *o, const item_mask *m,     \
                            int64_t Lq, int64_t Lk, int64_t D, int64_t Dv, T scale, bool causal) {  \
-        if (Lq == 0) return;                                                                       \
-        if (Lk > 0 && D > 0)                                                                       \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Lq, (int)Lk, (int)D, scale, q,      \
-                 (int)D, k, (int)D, 0, s, (int)Lk);                                                \
-        else /* D == 0: every score is an empty sum */                                             \
+        if (Lq == 0) return 0;                                                                     \
+        if (Lk > 0 && D > 0) {                                                                     \
+            if (GEMM(true, Lq, Lk, D, scale, q, D, k, D, s, Lk) < 0) return -1;                    \
+        } else /* D == 0: every score is an empty sum */                                             \
             memset(s, 0, sizeof(T) * (size_t)(Lq * Lk));                                           \
         for (int64_t i = 0; i < Lq; i++) {                                                         \
             T *row = s + i * Lk;                                                                   \
@@ -62,35 +64,52 @@ typedef struct {
             }                                                                                      \
             if (causal)                                                                            \
                 for (int64_t j = i + 1; j < Lk; j++) row[j] = -INFINITY;                           \
-            /* safe softmax: all -inf gives zeros; a NaN still spreads */                          \
+            /* safe softmax: all -inf gives zeros; a NaN still spreads. Each                       \
+             * loop is a separate simd loop (the reductions may be reordered:                      \
+             * that is what lets them vectorise). */                                               \
             T max = -INFINITY;                                                                     \
-            bool all_masked = true;                                                                \
+            int nan = 0;                                                                           \
+            _Pragma("omp simd reduction(max : max) reduction(| : nan)")                            \
             for (int64_t j = 0; j < Lk; j++) {                                                     \
-                if (row[j] > max) max = row[j];                                                    \
-                if (row[j] != -INFINITY) all_masked = false;                                       \
+                max = row[j] > max ? row[j] : max;                                                 \
+                nan |= row[j] != row[j];                                                           \
             }                                                                                      \
-            if (all_masked) {                                                                      \
+            if (nan) max = NAN;                                                                    \
+            if (max == -INFINITY) {                                                                \
                 for (int64_t j = 0; j < Lk; j++) row[j] = 0;                                       \
                 continue;                                                                          \
             }                                                                                      \
-            double sum = 0;                                                                        \
-            for (int64_t j = 0; j < Lk; j++) {                                                     \
-                row[j] = EXP(row[j] - max);                                                        \
-                sum += row[j];                                                                     \
-            }                                                                                      \
-            T inv = (T)(1.0 / sum);                                                                \
-            for (int64_t j = 0; j < Lk; j++) row[j] *= inv;                                        \
+            _Pragma("omp simd") for (int64_t j = 0; j < Lk; j++) row[j] = EXP(row[j] - max);       \
+            T sum = 0;                                                                             \
+            _Pragma("omp simd reduction(+ : sum)") for (int64_t j = 0; j < Lk; j++) sum += row[j]; \
+            T inv = (T)1 / sum;                                                                    \
+            _Pragma("omp simd") for (int64_t j = 0; j < Lk; j++) row[j] *= inv;                    \
         }                                                                                          \
-        if (Dv == 0) return;                                                                       \
-        if (Lk > 0)                                                                                \
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Lq, (int)Dv, (int)Lk, 1, s,       \
-                 (int)Lk, v, (int)Dv, 0, o, (int)Dv);                                              \
-        else                                                                                       \
+        if (Dv == 0) return 0;                                                                     \
+        if (Lk > 0) {                                                                              \
+            if (GEMM(false, Lq, Dv, Lk, 1, s, Lk, v, Dv, o, Dv) < 0) return -1;                    \
+        } else {                                                                                   \
             memset(o, 0, sizeof(T) * (size_t)(Lq * Dv));                                           \
+        }                                                                                          \
+        return 0;                                                                                  \
     }
 
-DEFINE_ATTEND(float, cblas_sgemm, expf)
-DEFINE_ATTEND(double, cblas_dgemm, exp)
+/* C (M x N) = alpha A B (bt: B given as N x K, i.e. A B^T), row-major with
+ * leading dims; f32 on tycho's kernel (single-threaded at these sizes, so
+ * batch items can run in parallel), f64 on OpenBLAS. */
+static int gemm_f(bool bt, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
+    return ty_sgemm(M, N, K, alpha, a, lda, 1, b, bt ? 1 : ldb, bt ? ldb : 1, 0.0f, c, ldc);
+}
+static int gemm_d(bool bt, int64_t M, int64_t N, int64_t K, double alpha, const double *a,
+                  int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, bt ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, alpha, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);
+    return 0;
+}
+
+DEFINE_ATTEND(float, gemm_f, ty_expf)
+DEFINE_ATTEND(double, gemm_d, exp)
 
 /* A contiguous copy of t in dtype dt (or t itself, retained). */
 static ty_tensor *compute_copy(ty_tensor *t, ty_dtype dt) {
@@ -210,33 +229,64 @@ static ty_tensor *attention_forward(ty_tensor *q, ty_tensor *k, ty_tensor *v, ty
     double scale = o.scale > 0 ? o.scale : D > 0 ? 1.0 / sqrt((double)D) : 1.0;
     size_t es = ty_dtype_size(ct);
 
-    for (int64_t b = 0; b < nbatch; b++) {
-        if (ty_check_interrupt(fn) < 0) goto fail;
-        int64_t qoff = 0, koff = 0, voff = 0, moff = 0, rest = b;
-        for (int d = bnd - 1; d >= 0; d--) {
-            int64_t i = rest % bshape[d];
-            rest /= bshape[d];
-            qoff += i * qs[d];
-            koff += i * ks[d];
-            voff += i * vs[d];
-            moff += i * ms[d];
+    /* Items run in parallel when the scores are small enough for the
+     * single-threaded GEMMs (always in f32); each thread has its own score
+     * buffer unless the weights are kept. f64 items run one after another
+     * with OpenBLAS threading each GEMM. Chunks of items poll the interrupt. */
+    int threads = ct == TY_F32 ? ty_threads_for(nbatch * Lq * Lk * (D + Dv) / 4) : 1;
+    if (threads > 1 && !weights_out) {
+        ty_tensor *wt = ty_empty(3, (int64_t[]){threads, Lq, Lk}, ct, q->device);
+        if (!wt) {
+            ty_error_prefix(fn);
+            goto fail;
         }
-        item_mask m = {NULL, NULL, ms[bnd], ms[bnd + 1]};
-        if (mc && keep_mask)
-            m.keep = (const uint8_t *)ty_data(mc) + moff;
-        else if (mc)
-            m.add = (const char *)ty_data(mc) + moff * (int64_t)es;
-        const char *qp = (const char *)ty_data(qc) + qoff * (int64_t)es;
-        const char *kp = (const char *)ty_data(kc) + koff * (int64_t)es;
-        const char *vp = (const char *)ty_data(vc) + voff * (int64_t)es;
-        char *sp = (char *)ty_data(w) + (weights_out ? b * Lq * Lk * (int64_t)es : 0);
-        char *op = (char *)ty_data(out) + b * Lq * Dv * (int64_t)es;
-        if (ct == TY_F64)
-            attend_double((const double *)qp, (const double *)kp, (const double *)vp, (double *)sp,
-                          (double *)op, &m, Lq, Lk, D, Dv, scale, o.causal);
-        else
-            attend_float((const float *)qp, (const float *)kp, (const float *)vp, (float *)sp,
-                         (float *)op, &m, Lq, Lk, D, Dv, (float)scale, o.causal);
+        ty_tensor_release(w);
+        w = wt;
+    }
+    int failed = 0;
+    const int64_t chunk = 256;
+    for (int64_t b0 = 0; b0 < nbatch && !failed; b0 += chunk) {
+        if (ty_check_interrupt(fn) < 0) goto fail;
+        int64_t b1 = b0 + chunk < nbatch ? b0 + chunk : nbatch;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+        for (int64_t b = b0; b < b1; b++) {
+            int64_t qoff = 0, koff = 0, voff = 0, moff = 0, rest = b;
+            for (int d = bnd - 1; d >= 0; d--) {
+                int64_t i = rest % bshape[d];
+                rest /= bshape[d];
+                qoff += i * qs[d];
+                koff += i * ks[d];
+                voff += i * vs[d];
+                moff += i * ms[d];
+            }
+            item_mask m = {NULL, NULL, ms[bnd], ms[bnd + 1]};
+            if (mc && keep_mask)
+                m.keep = (const uint8_t *)ty_data(mc) + moff;
+            else if (mc)
+                m.add = (const char *)ty_data(mc) + moff * (int64_t)es;
+            const char *qp = (const char *)ty_data(qc) + qoff * (int64_t)es;
+            const char *kp = (const char *)ty_data(kc) + koff * (int64_t)es;
+            const char *vp = (const char *)ty_data(vc) + voff * (int64_t)es;
+            int64_t slot = weights_out ? b : threads > 1 ? ty_thread_num() : 0;
+            char *sp = (char *)ty_data(w) + slot * Lq * Lk * (int64_t)es;
+            char *op = (char *)ty_data(out) + b * Lq * Dv * (int64_t)es;
+            int rc;
+            if (ct == TY_F64)
+                rc = attend_double((const double *)qp, (const double *)kp, (const double *)vp,
+                                   (double *)sp, (double *)op, &m, Lq, Lk, D, Dv, scale, o.causal);
+            else
+                rc = attend_float((const float *)qp, (const float *)kp, (const float *)vp,
+                                  (float *)sp, (float *)op, &m, Lq, Lk, D, Dv, (float)scale,
+                                  o.causal);
+            if (rc < 0) {
+#pragma omp atomic write
+                failed = 1;
+            }
+        }
+    }
+    if (failed) {
+        ty_error("%s: out of memory for the GEMM packing buffers", fn);
+        goto fail;
     }
 
     if (ct != q->dtype) {

@@ -16,23 +16,31 @@
 #define TY_SMALL_BLOCK 1024
 
 /* Large blocks (at least 1 MiB) are 2 MiB aligned and advised as huge pages,
- * and a few freed ones are kept for reuse: a training loop allocates the
- * same big activations every step, and handing them back to the kernel
- * means paying page faults and zeroing on every fresh allocation (about
- * half the time of a 64 MB elementwise op). The cache is small and capped so
- * that memory use stays predictable; ty_cpu_empty_cache() empties it. */
+ * and freed ones are kept for reuse: a training loop allocates the same big
+ * activations every step, and handing them back to the kernel means paying
+ * page faults and zeroing on every fresh allocation (that was a third of a
+ * ViT training step). Sizes are rounded up to 2 MiB, so blocks fall into a
+ * few bins; each bin is a stack of free blocks linked through their first
+ * bytes. The cache holds at most 2 GiB by default (a training step's working
+ * set fits; ty_cpu_set_cache_limit changes it); ty_cpu_empty_cache() gives
+ * everything back. */
 #define TY_BIG_BLOCK (1u << 20)
 #define TY_HUGE_ALIGN (2u << 20)
-#define TY_CACHE_SLOTS 16
-#define TY_CACHE_MAX_BYTES ((size_t)256 << 20)
+#define TY_CACHE_BINS 128
+#define TY_CACHE_DEFAULT_LIMIT ((size_t)2 << 30)
+
+typedef struct free_block {
+    struct free_block *next;
+} free_block;
 
 typedef struct {
-    void *ptr;
-    size_t size;
-} cached_block;
+    size_t size; /* 0: an unused bin */
+    free_block *head;
+} cache_bin;
 
-static cached_block cache[TY_CACHE_SLOTS];
+static cache_bin bins[TY_CACHE_BINS];
 static size_t cached_bytes = 0;
+static size_t cache_limit = TY_CACHE_DEFAULT_LIMIT;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t round_up(size_t n, size_t align) {
@@ -40,20 +48,29 @@ static size_t round_up(size_t n, size_t align) {
     return r < n ? 0 : r; /* 0 on overflow */
 }
 
-/* Takes the smallest cached block of at least `size` bytes, or NULL. */
+/* The bin of blocks of exactly `size` bytes; with create, an empty bin is
+ * claimed for it when there is none. NULL when there is no such bin (or no
+ * room for one). Call with cache_lock held. */
+static cache_bin *find_bin(size_t size, int create) {
+    cache_bin *unused = NULL;
+    for (int i = 0; i < TY_CACHE_BINS; i++) {
+        if (bins[i].size == size) return &bins[i];
+        if (!unused && bins[i].head == NULL) unused = &bins[i];
+    }
+    if (!create || !unused) return NULL;
+    unused->size = size;
+    return unused;
+}
+
+/* Takes a cached block of exactly `size` bytes, or NULL. */
 static void *cache_take(size_t size) {
     void *p = NULL;
     pthread_mutex_lock(&cache_lock);
-    int best = -1;
-    for (int i = 0; i < TY_CACHE_SLOTS; i++)
-        if (cache[i].ptr && cache[i].size == size) {
-            best = i;
-            break;
-        }
-    if (best >= 0) {
-        p = cache[best].ptr;
-        cached_bytes -= cache[best].size;
-        cache[best].ptr = NULL;
+    cache_bin *b = find_bin(size, 0);
+    if (b && b->head) {
+        p = b->head;
+        b->head = b->head->next;
+        cached_bytes -= size;
     }
     pthread_mutex_unlock(&cache_lock);
     return p;
@@ -63,15 +80,15 @@ static void *cache_take(size_t size) {
 static int cache_put(void *p, size_t size) {
     int kept = 0;
     pthread_mutex_lock(&cache_lock);
-    if (cached_bytes + size <= TY_CACHE_MAX_BYTES) {
-        for (int i = 0; i < TY_CACHE_SLOTS; i++)
-            if (!cache[i].ptr) {
-                cache[i].ptr = p;
-                cache[i].size = size;
-                cached_bytes += size;
-                kept = 1;
-                break;
-            }
+    if (cached_bytes + size <= cache_limit) {
+        cache_bin *b = find_bin(size, 1);
+        if (b) {
+            free_block *f = p;
+            f->next = b->head;
+            b->head = f;
+            cached_bytes += size;
+            kept = 1;
+        }
     }
     pthread_mutex_unlock(&cache_lock);
     return kept;
@@ -79,12 +96,23 @@ static int cache_put(void *p, size_t size) {
 
 void ty_cpu_empty_cache(void) {
     pthread_mutex_lock(&cache_lock);
-    for (int i = 0; i < TY_CACHE_SLOTS; i++) {
-        free(cache[i].ptr);
-        cache[i].ptr = NULL;
+    for (int i = 0; i < TY_CACHE_BINS; i++) {
+        while (bins[i].head) {
+            free_block *f = bins[i].head;
+            bins[i].head = f->next;
+            free(f);
+        }
+        bins[i].size = 0;
     }
     cached_bytes = 0;
     pthread_mutex_unlock(&cache_lock);
+}
+
+void ty_cpu_set_cache_limit(size_t bytes) {
+    pthread_mutex_lock(&cache_lock);
+    cache_limit = bytes;
+    pthread_mutex_unlock(&cache_lock);
+    if (ty_cpu_cached_bytes() > bytes) ty_cpu_empty_cache();
 }
 
 size_t ty_cpu_cached_bytes(void) {

@@ -49,9 +49,13 @@ typedef struct ty_backend {
 const ty_backend *ty_backend_for(ty_device_type type);
 void ty_register_backend(ty_device_type type, const ty_backend *backend);
 
-/* The CPU allocator keeps a few freed large blocks (256 MB at most) for
- * reuse; this gives them back to the system. */
+/* The CPU allocator keeps freed large blocks (1 MiB and up) for reuse, so a
+ * training loop stops paying page faults after its first steps; this gives
+ * them all back to the system. */
 void ty_cpu_empty_cache(void);
 size_t ty_cpu_cached_bytes(void);
+/* The most bytes of freed big blocks kept for reuse (default 2 GiB); a
+ * smaller limit empties the cache when it holds more. */
+void ty_cpu_set_cache_limit(size_t bytes);
 
 #endif

@@ -10,10 +10,13 @@
  * batch rows are evenly spaced, the batch is folded into M: one big GEMM is
  * much faster than many small ones (this is nn.Linear on (B,T,C) input).
  *
- * Batch items run one after another; OpenBLAS threads each GEMM itself. The
- * pthreads OpenBLAS we link does not promise single-threaded behaviour inside
- * an OpenMP region, so the batch loop stays serial and polls the interrupt
- * flag between items. */
+ * f32 products go to tycho's own GEMM (src/gemm.c) except big ones in every
+ * dimension; f64 ones to OpenBLAS. Batch items run one after another, each
+ * GEMM threaded itself, except many small f32 items (attention heads), which
+ * run one per thread on the single-threaded kernel: the pthreads OpenBLAS
+ * does not promise single-threaded behaviour inside an OpenMP region, but
+ * tycho's kernel is plain code. The serial loop polls the interrupt flag
+ * between items. */
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
@@ -21,7 +24,9 @@
 #include "autograd.h"
 #include "elementwise.h"
 #include "error.h"
+#include "gemm.h"
 #include "linalg.h"
+#include "parallel.h"
 
 /* One GEMM operand as cblas sees it, plus its per-batch-dim strides. */
 typedef struct {
@@ -86,8 +91,15 @@ static int rows_mergeable(const gemm_operand *a, int nb, const int64_t *bshape, 
     return 1;
 }
 
-static void gemm_call(ty_dtype dt, const gemm_operand *a, const gemm_operand *b, int64_t oa,
-                      int64_t ob, int M, int N, int K, double beta, void *c, int ldc) {
+/* Whether OpenBLAS should do an f32 product: only big ones in every
+ * dimension, where its tuned blocking is worth its threads (see gemm.c for
+ * why the rest goes to tycho's own kernel). */
+static int prefer_blas(int M, int N, int K) {
+    return M >= 512 && N >= 512 && K >= 512;
+}
+
+static int gemm_call(ty_dtype dt, const gemm_operand *a, const gemm_operand *b, int64_t oa,
+                     int64_t ob, int M, int N, int K, double beta, void *c, int ldc) {
     if (M == 1 && N == 1) {
         /* A single dot product. einsum lowers elementwise-like contractions
          * ("ij,ij->i") to many of these, and a level-1 call skips the
@@ -105,6 +117,12 @@ static void gemm_call(ty_dtype dt, const gemm_operand *a, const gemm_operand *b,
             double *cd = c;
             *cd = beta != 0 ? beta * *cd + d : d;
         }
+    } else if (dt == TY_F32 && !prefer_blas(M, N, K)) {
+        int64_t ars = a->trans == CblasNoTrans ? a->ld : 1, acs = a->trans == CblasNoTrans ? 1 : a->ld;
+        int64_t brs = b->trans == CblasNoTrans ? b->ld : 1, bcs = b->trans == CblasNoTrans ? 1 : b->ld;
+        if (ty_sgemm(M, N, K, 1.0f, (const float *)a->base + oa, ars, acs,
+                     (const float *)b->base + ob, brs, bcs, (float)beta, c, ldc) < 0)
+            return ty_error("out of memory in a matrix product of %d x %d x %d", M, K, N);
     } else if (dt == TY_F32) {
         cblas_sgemm(CblasRowMajor, a->trans, b->trans, M, N, K, 1.0f, (const float *)a->base + oa,
                     a->ld, (const float *)b->base + ob, b->ld, (float)beta, c, ldc);
@@ -112,6 +130,7 @@ static void gemm_call(ty_dtype dt, const gemm_operand *a, const gemm_operand *b,
         cblas_dgemm(CblasRowMajor, a->trans, b->trans, M, N, K, 1.0, (const double *)a->base + oa,
                     a->ld, (const double *)b->base + ob, b->ld, beta, c, ldc);
     }
+    return 0;
 }
 
 /* out = a @ b + beta * out over nb batch dims of shape bshape. a is
@@ -147,24 +166,50 @@ static int gemm_batched(const char *fn, ty_tensor *a, ty_tensor *b, int nb, cons
     int b_shared = 1;
     for (int j = 0; j < nb; j++) b_shared &= gb.bstride[j] == 0;
     if (batch == 1 || (b_shared && batch * M <= INT_MAX && rows_mergeable(&ga, nb, bshape, M))) {
-        gemm_call(out->dtype, &ga, &gb, 0, 0, (int)(batch * M), (int)N, (int)K, beta, c, ldc);
+        rc = gemm_call(out->dtype, &ga, &gb, 0, 0, (int)(batch * M), (int)N, (int)K, beta, c, ldc);
     } else {
-        int64_t idx[TY_MAX_DIMS] = {0}, oa = 0, ob = 0;
-        for (int64_t i = 0; i < batch; i++) {
-            if (ty_check_interrupt(fn) < 0) {
-                rc = -1;
-                break;
+        if (out->dtype == TY_F32 && 2.0 * (double)M * (double)N * (double)K < 4e6 &&
+            ty_get_num_threads() > 1 && batch >= 4) {
+            /* many small f32 products (attention heads): one item per
+             * thread, each on tycho's single-threaded kernel */
+            rc = ty_check_interrupt(fn);
+            int failed = 0;
+            int threads = ty_threads_for(batch * M * N * K / 8);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+            for (int64_t i = 0; i < batch; i++) {
+                if (rc < 0) continue;
+                int64_t oa = 0, ob = 0, rest = i;
+                for (int j = nb - 1; j >= 0; j--) {
+                    int64_t at = rest % bshape[j];
+                    rest /= bshape[j];
+                    oa += at * ga.bstride[j];
+                    ob += at * gb.bstride[j];
+                }
+                if (gemm_call(out->dtype, &ga, &gb, oa, ob, (int)M, (int)N, (int)K, beta,
+                              c + (size_t)(i * M * N) * es, ldc) < 0) {
+#pragma omp atomic write
+                    failed = 1;
+                }
             }
-            gemm_call(out->dtype, &ga, &gb, oa, ob, (int)M, (int)N, (int)K, beta,
-                      c + (size_t)(i * M * N) * es, ldc);
-            /* advance the batch index like an odometer */
-            for (int j = nb - 1; j >= 0; j--) {
-                oa += ga.bstride[j];
-                ob += gb.bstride[j];
-                if (++idx[j] < bshape[j]) break;
-                oa -= ga.bstride[j] * bshape[j];
-                ob -= gb.bstride[j] * bshape[j];
-                idx[j] = 0;
+            if (failed) rc = ty_error("%s: out of memory for the packing buffers", fn);
+        } else {
+            int64_t idx[TY_MAX_DIMS] = {0}, oa = 0, ob = 0;
+            for (int64_t i = 0; i < batch; i++) {
+                if (ty_check_interrupt(fn) < 0 ||
+                    gemm_call(out->dtype, &ga, &gb, oa, ob, (int)M, (int)N, (int)K, beta,
+                              c + (size_t)(i * M * N) * es, ldc) < 0) {
+                    rc = -1;
+                    break;
+                }
+                /* advance the batch index like an odometer */
+                for (int j = nb - 1; j >= 0; j--) {
+                    oa += ga.bstride[j];
+                    ob += gb.bstride[j];
+                    if (++idx[j] < bshape[j]) break;
+                    oa -= ga.bstride[j] * bshape[j];
+                    ob -= gb.bstride[j] * bshape[j];
+                    idx[j] = 0;
+                }
             }
         }
     }

@@ -34,3 +34,11 @@ int ty_threads_for(int64_t work) {
     if (want < 1) return 1;
     return want < max ? (int)want : max;
 }
+
+int ty_thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}

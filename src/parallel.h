@@ -16,4 +16,8 @@ int ty_get_num_threads(void);
 /* How many threads a loop over `work` cheap elements should use. */
 int ty_threads_for(int64_t work);
 
+/* The calling thread's number inside a parallel region (0 outside one):
+ * for per-thread scratch buffers. */
+int ty_thread_num(void);
+
 #endif

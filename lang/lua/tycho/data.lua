@@ -33,7 +33,7 @@ function Dataset:get(i)
     raise("Dataset:get: index %s out of range 1..%d", tostring(i), n)
   end
   local label = self.labels[i]
-  if tycho.is_tensor(label) then label = label:item() end
+  if tycho.is_tensor(label) and label:dim() == 0 then label = label:item() end
   return self.images[i], label
 end
 

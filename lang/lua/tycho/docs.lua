@@ -511,6 +511,11 @@ doc("tycho.get_num_threads", "tycho.get_num_threads()", "CPU threads used by lar
 doc("tycho.live_tensors", "tycho.live_tensors()",
     "How many C tensors are alive (after collectgarbage(), to find leaks).",
     "collectgarbage()\nprint(tycho.live_tensors())")
+doc("tycho.time", "tycho.time() -> seconds",
+    "A monotonic wall clock in seconds, for timing code (os.clock adds up the CPU time of "
+    .. "every thread).",
+    "local t = tycho.time()\nlocal x = tycho.randn(100, 100):matmul(tycho.randn(100, 100))\n"
+    .. "print(tycho.time() - t)")
 doc("tycho.empty_cache", "tycho.empty_cache()", "Gives cached large CPU blocks back to the system.",
     "tycho.empty_cache()")
 doc("tycho.version", "tycho.version", "The version string.", "print(tycho.version)")

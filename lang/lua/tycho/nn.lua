@@ -44,21 +44,29 @@ function nn.functional_call(module, params, ...)
   if type(params) ~= "table" then
     error("nn.functional_call: argument 2 must be a table of tensors, got " .. type(params), 2)
   end
-  -- where each parameter lives: owner module and its local name
-  local owners, names = {}, {}
+  -- where each parameter lives: the modules and local names holding it. A
+  -- tensor held in several places (tied weights) is one parameter, named by
+  -- its first place, as in named_parameters(), and replaced everywhere.
+  local owners, names, alias, first = {}, {}, {}, {}
   for prefix_name, m in pairs(module:named_modules()) do
     local p = rawget(m, "_parameters")
     for _, k in ipairs(rawget(m, "_order")) do
-      if p[k] ~= nil then
+      local t = p[k]
+      if t ~= nil then
         local full = (prefix_name == "" and "" or prefix_name .. ".") .. tostring(k)
-        if owners[full] == nil then
-          owners[full] = {m, k}
+        local name = first[t]
+        if name == nil then
+          name = full
+          first[t] = full
+          owners[full] = {}
           names[#names + 1] = full
         end
+        table.insert(owners[name], {m, k})
+        alias[full] = name
       end
     end
   end
-  local given = {}
+  local given, given_as = {}, {}
   if #params > 0 then
     if #params ~= #names then
       error(string.format("nn.functional_call: %d tensors given for %d parameters of %s", #params,
@@ -67,16 +75,21 @@ function nn.functional_call(module, params, ...)
     for i, t in ipairs(params) do given[names[i]] = t end
   else
     for k, t in pairs(params) do
-      if owners[k] == nil then
+      local name = alias[k]
+      if name == nil then
         error(string.format("nn.functional_call: %s has no parameter named '%s'",
                             getmetatable(module).__name, tostring(k)), 2)
       end
-      given[k] = t
+      if given[name] ~= nil and not rawequal(given[name], t) then
+        error(string.format("nn.functional_call: '%s' and '%s' are one (tied) parameter; give "
+                            .. "one tensor for it", given_as[name], tostring(k)), 2)
+      end
+      given[name], given_as[name] = t, k
     end
   end
   -- check everything before swapping anything
   for name, t in pairs(given) do
-    local own = rawget(owners[name][1], "_parameters")[owners[name][2]]
+    local own = rawget(owners[name][1][1], "_parameters")[owners[name][1][2]]
     if not tycho.is_tensor(t) then
       error(string.format("nn.functional_call: '%s' must be a tensor, got %s", name, type(t)), 2)
     end
@@ -90,10 +103,11 @@ function nn.functional_call(module, params, ...)
   end
   local saved = {}
   for name, t in pairs(given) do
-    local m, k = owners[name][1], owners[name][2]
-    local p = rawget(m, "_parameters")
-    saved[#saved + 1] = {p, k, p[k]}
-    p[k] = t
+    for _, place in ipairs(owners[name]) do
+      local p = rawget(place[1], "_parameters")
+      saved[#saved + 1] = {p, place[2], p[place[2]]}
+      p[place[2]] = t
+    end
   end
   local results = table.pack(pcall(module.forward, module, ...))
   for i = #saved, 1, -1 do

@@ -73,14 +73,14 @@ function Optimizer:add_param_group(group)
   if type(group) ~= "table" or type(group.params) ~= "table" then
     raise(fn .. ": a parameter group must be a table with a list 'params'")
   end
-  local g = {params = {}}
+  local g, here = {params = {}}, {}
   for i, p in ipairs(group.params) do
     check_param(p, string.format("%s: group %d, parameter %d", fn, #self.param_groups + 1, i))
-    if self._seen[p] then
+    if self._seen[p] or here[p] then
       raise("%s: parameter %d of group %d appears in more than one place", fn, i,
                           #self.param_groups + 1)
     end
-    self._seen[p] = true
+    here[p] = true
     g.params[i] = p
   end
   if #g.params == 0 then raise(fn .. ": a parameter group has no parameters") end
@@ -96,6 +96,7 @@ function Optimizer:add_param_group(group)
     if g[k] == nil then g[k] = v end
   end
   self._validate(g, fn)
+  for p in pairs(here) do self._seen[p] = true end   -- only once the group is accepted
   self.param_groups[#self.param_groups + 1] = g
   self._states[#self.param_groups] = C.new_state(#g.params)
   return self
@@ -330,10 +331,10 @@ end
 -- or math.huge / "inf" for the largest absolute value. Parameters without
 -- a gradient are skipped.
 function optim.clip_grad_norm(params, max_norm, norm_type)
+  if tycho.is_tensor(params) then params = {params} end
   if type(params) ~= "table" then
     raise("optim.clip_grad_norm: argument 1 must be a list of tensors, got " .. type(params))
   end
-  if tycho.is_tensor(params) then params = {params} end
   if type(max_norm) ~= "number" then
     raise("optim.clip_grad_norm: max_norm must be a number, got " .. type(max_norm))
   end
@@ -400,13 +401,22 @@ function Schedule:step()
   return self.opt.param_groups[1].lr
 end
 
+-- The step and each group's base rate (a schedule made after
+-- opt:load_state_dict would otherwise take the saved, scheduled lr as its base).
 function Schedule:state_dict()
-  return {last_step = tycho.tensor(self.last_step, {dtype = "i64"})}
+  return {last_step = tycho.tensor(self.last_step, {dtype = "i64"}),
+          base_lrs = tycho.tensor(self.base, {dtype = "f64"})}
 end
 
 function Schedule:load_state_dict(sd)
   if type(sd) ~= "table" or not tycho.is_tensor(sd.last_step) then
-    raise("cosine_schedule:load_state_dict: expected {last_step = tensor}")
+    raise("cosine_schedule:load_state_dict: expected {last_step = tensor, base_lrs = tensor}")
+  end
+  if sd.base_lrs ~= nil then
+    if not tycho.is_tensor(sd.base_lrs) or sd.base_lrs:numel() ~= #self.base then
+      raise("cosine_schedule:load_state_dict: base_lrs must be a tensor of %d rates", #self.base)
+    end
+    self.base = sd.base_lrs:reshape(-1):tolist()
   end
   self.last_step = math.tointeger(sd.last_step:item())
   self:_apply()

@@ -389,16 +389,24 @@ function Module:load_state_dict(sd, opts)
 end
 
 -- Moves or casts every parameter and buffer in place of the old ones:
--- m:to("f64"), m:to("cuda"). Gradients are dropped.
+-- m:to("f64"), m:to("cuda"). Gradients are dropped. A tensor held in
+-- several places (tied weights) stays one tensor.
 function Module:to(...)
   local args = table.pack(...)
+  local done = {}
   walk(self, "", function(_, m)
     local p, _, b = registries(m)
     for k, t in pairs(p) do
-      local moved = t:detach():to(table.unpack(args, 1, args.n))
-      if moved ~= t then p[k] = moved:requires_grad_(true) end
+      if done[t] == nil then
+        local moved = t:detach():to(table.unpack(args, 1, args.n))
+        done[t] = moved ~= t and moved:requires_grad_(true) or t
+      end
+      p[k] = done[t]
     end
-    for k, t in pairs(b) do b[k] = t:to(table.unpack(args, 1, args.n)) end
+    for k, t in pairs(b) do
+      if done[t] == nil then done[t] = t:to(table.unpack(args, 1, args.n)) end
+      b[k] = done[t]
+    end
   end, {})
   return self
 end
