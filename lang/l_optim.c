@@ -108,10 +108,14 @@ static const char *const BUFFER_NAMES[] = {"momentum_buffer", "exp_avg", "exp_av
 
 static ty_tensor **buffer_slot(ty_param_state *p, int which) {
     switch (which) {
-    case 0: return &p->momentum_buffer;
-    case 1: return &p->exp_avg;
-    case 2: return &p->exp_avg_sq;
-    default: return &p->max_exp_avg_sq;
+    case 0:
+        return &p->momentum_buffer;
+    case 1:
+        return &p->exp_avg;
+    case 2:
+        return &p->exp_avg_sq;
+    default:
+        return &p->max_exp_avg_sq;
     }
 }
 

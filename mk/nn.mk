@@ -20,3 +20,12 @@ if HAVE_CHECK
 LUA_TESTS += tests/lua/test_nn.lua tests/lua/test_optim.lua tests/lua/test_data.lua
 EXTRA_DIST += tests/nn/gen_vit_reference.py tests/nn/gen_optim_reference.py
 endif
+
+# tycho's own f32 GEMM and vectorisable exp/erf (src/gemm.c, src/vecmath.h)
+if HAVE_CHECK
+TEST_SUITES += tests/test_gemm
+check_PROGRAMS += tests/test_gemm
+tests_test_gemm_SOURCES = tests/test_gemm.c $(TEST_COMMON)
+tests_test_gemm_LDADD = $(TEST_LDADD)
+tests_test_gemm_CFLAGS = $(TEST_CFLAGS)
+endif

@@ -46,12 +46,12 @@ typedef struct {
 /* One batch item for T = float and double; s is the (Lq,Lk) score buffer,
  * left holding the softmax weights. */
 #define DEFINE_ATTEND(T, GEMM, EXP)                                                                \
-    static int attend_##T(const T *q, const T *k, const T *v, T *s, T *o, const item_mask *m,     \
-                           int64_t Lq, int64_t Lk, int64_t D, int64_t Dv, T scale, bool causal) {  \
+    static int attend_##T(const T *q, const T *k, const T *v, T *s, T *o, const item_mask *m,      \
+                          int64_t Lq, int64_t Lk, int64_t D, int64_t Dv, T scale, bool causal) {   \
         if (Lq == 0) return 0;                                                                     \
         if (Lk > 0 && D > 0) {                                                                     \
             if (GEMM(true, Lq, Lk, D, scale, q, D, k, D, s, Lk) < 0) return -1;                    \
-        } else /* D == 0: every score is an empty sum */                                             \
+        } else /* D == 0: every score is an empty sum */                                           \
             memset(s, 0, sizeof(T) * (size_t)(Lq * Lk));                                           \
         for (int64_t i = 0; i < Lq; i++) {                                                         \
             T *row = s + i * Lk;                                                                   \
@@ -69,8 +69,8 @@ typedef struct {
              * that is what lets them vectorise). */                                               \
             T max = -INFINITY;                                                                     \
             int nan = 0;                                                                           \
-            _Pragma("omp simd reduction(max : max) reduction(| : nan)")                            \
-            for (int64_t j = 0; j < Lk; j++) {                                                     \
+            _Pragma("omp simd reduction(max : max) reduction(| : nan)") for (int64_t j = 0;        \
+                                                                             j < Lk; j++) {        \
                 max = row[j] > max ? row[j] : max;                                                 \
                 nan |= row[j] != row[j];                                                           \
             }                                                                                      \
@@ -103,8 +103,8 @@ static int gemm_f(bool bt, int64_t M, int64_t N, int64_t K, float alpha, const f
 }
 static int gemm_d(bool bt, int64_t M, int64_t N, int64_t K, double alpha, const double *a,
                   int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, bt ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                (int)K, alpha, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, bt ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+                alpha, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);
     return 0;
 }
 

@@ -177,7 +177,9 @@ static int cpu_synchronize(ty_device dev) {
     return 0;
 }
 
-static int cpu_device_count(void) { return 1; }
+static int cpu_device_count(void) {
+    return 1;
+}
 
 static const ty_backend cpu_backend = {
     .name = "cpu",
@@ -233,8 +235,11 @@ int ty_device_parse(const char *name, ty_device *out) {
 }
 
 const char *ty_device_name(ty_device d, char *buf, size_t size) {
-    if (d.type == TY_DEV_CPU) snprintf(buf, size, "cpu");
-    else if (d.index == 0) snprintf(buf, size, "cuda");
-    else snprintf(buf, size, "cuda:%d", d.index);
+    if (d.type == TY_DEV_CPU)
+        snprintf(buf, size, "cpu");
+    else if (d.index == 0)
+        snprintf(buf, size, "cuda");
+    else
+        snprintf(buf, size, "cuda:%d", d.index);
     return buf;
 }

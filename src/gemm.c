@@ -29,7 +29,7 @@
 #define MR 6
 #define NR 16
 #define KC 256
-#define MC 96   /* 16 panels of A: 96 KB, fits L2 */
+#define MC 96      /* 16 panels of A: 96 KB, fits L2 */
 #define NCHUNK 256 /* columns of C per parallel task */
 
 /* ---- micro-kernels: acc(6x16) = sum_k a[k][0..5] (x) b[k][0..15] ---- */
@@ -214,8 +214,8 @@ static void store_tile(const float *acc, float *c, int64_t ldc, int mr, int nr, 
 /* One task: rows i0..i0+mc of C, columns j0..j0+nc, for one K block whose
  * B panels are packed in bp. ap is this thread's A buffer. */
 static void run_task(kernel_fn kern, int64_t i0, int mc, int64_t j0, int64_t nc, int kc,
-                     const float *a, int64_t ars, int64_t acs, const float *bp, float *ap,
-                     float *c, int64_t ldc, float alpha, float beta) {
+                     const float *a, int64_t ars, int64_t acs, const float *bp, float *ap, float *c,
+                     int64_t ldc, float alpha, float beta) {
     float acc[MR * NR] __attribute__((aligned(64)));
     pack_a(mc, kc, a + i0 * ars, ars, acs, ap);
     for (int64_t j = j0; j < j0 + nc; j += NR) {
@@ -234,9 +234,8 @@ static void run_task(kernel_fn kern, int64_t i0, int mc, int64_t j0, int64_t nc,
     }
 }
 
-int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t ars,
-             int64_t acs, const float *b, int64_t brs, int64_t bcs, float beta, float *c,
-             int64_t ldc) {
+int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t ars, int64_t acs,
+             const float *b, int64_t brs, int64_t bcs, float beta, float *c, int64_t ldc) {
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
         for (int64_t i = 0; i < M; i++)

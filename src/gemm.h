@@ -12,8 +12,7 @@
  * Runs on tycho's threads when the product is big enough. Returns 0, or
  * -1 when a packing buffer cannot be allocated (nothing is reported: the
  * caller sets the error). */
-int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t ars,
-             int64_t acs, const float *b, int64_t brs, int64_t bcs, float beta, float *c,
-             int64_t ldc);
+int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t ars, int64_t acs,
+             const float *b, int64_t brs, int64_t bcs, float beta, float *c, int64_t ldc);
 
 #endif

@@ -118,8 +118,10 @@ static int gemm_call(ty_dtype dt, const gemm_operand *a, const gemm_operand *b, 
             *cd = beta != 0 ? beta * *cd + d : d;
         }
     } else if (dt == TY_F32 && !prefer_blas(M, N, K)) {
-        int64_t ars = a->trans == CblasNoTrans ? a->ld : 1, acs = a->trans == CblasNoTrans ? 1 : a->ld;
-        int64_t brs = b->trans == CblasNoTrans ? b->ld : 1, bcs = b->trans == CblasNoTrans ? 1 : b->ld;
+        int64_t ars = a->trans == CblasNoTrans ? a->ld : 1,
+                acs = a->trans == CblasNoTrans ? 1 : a->ld;
+        int64_t brs = b->trans == CblasNoTrans ? b->ld : 1,
+                bcs = b->trans == CblasNoTrans ? 1 : b->ld;
         if (ty_sgemm(M, N, K, 1.0f, (const float *)a->base + oa, ars, acs,
                      (const float *)b->base + ob, brs, bcs, (float)beta, c, ldc) < 0)
             return ty_error("out of memory in a matrix product of %d x %d x %d", M, K, N);

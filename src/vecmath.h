@@ -18,7 +18,8 @@
 /* For the hottest loops: a second copy compiled for AVX2 + FMA (x86-64-v3),
  * picked at load time on CPUs that have it; the default copy stays
  * baseline x86-64. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
 #define TY_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define TY_VECTOR_CLONES
