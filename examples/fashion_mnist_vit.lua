@@ -81,7 +81,12 @@ print(string.format("data: %d training images, %d test images; %d epochs of %d s
 
 -- ---------------------------------------------------------------- live plots
 
-local viz = opts.viz and rawget(_G, "viz") or nil
+-- viz is optional: a stock lua5.4 with only the tycho module may lack it
+local viz = nil
+if opts.viz and package.searchpath("tycho.viz", package.path) then
+  local ok, mod = pcall(require, "tycho.viz")
+  if ok then viz = mod else print("viz unavailable: " .. tostring(mod)) end
+end
 local probe = test.images:narrow(1, 1, 4)   -- the images whose attention is shown
 local function plot(name, step, value, series)
   if viz then pcall(viz.plot, name, step, value, {series = series}) end
