@@ -13,10 +13,12 @@
  *   for each block of KC rows of B (and columns of A):
  *     pack B (KC x N) into panels of NR = 16 columns, k-major
  *     for each block of MC rows of A   (in parallel, with column chunks):
- *       pack A (MC x KC) into panels of MR = 6 rows, k-major
  *       for each 6 x 16 tile: the micro-kernel, 12 AVX2 accumulators
- * Packing reads A and B through arbitrary strides, so transposed and
- * strided operands cost nothing extra. The micro-kernel is compiled for
+ * The kernel reads A in place through its strides (packing A cost a quarter
+ * of the time of the N = 64 products of a small transformer); only a last
+ * panel of fewer than 6 rows is copied, zero-padded. Packing B and reading
+ * A go through arbitrary strides, so transposed and strided operands cost
+ * nothing extra. The micro-kernel is compiled for
  * AVX2+FMA and chosen at run time; other CPUs get a plain C kernel of the
  * same shape, which the compiler vectorises for whatever it targets. */
 #include <stdint.h>
@@ -36,23 +38,22 @@
 
 /* The kernels write acc (row-major 6 x 16) when c is NULL; otherwise they
  * update the full 6 x 16 tile of C at c directly: C = alpha acc + beta C. */
-typedef void (*kernel_fn)(int kc, const float *ap, const float *bp, float *acc, float *c,
-                          int64_t ldc, float alpha, float beta);
+typedef void (*kernel_fn)(int kc, const float *a, int64_t ars, int64_t acs, const float *bp,
+                          float *acc, float *c, int64_t ldc, float alpha, float beta);
 
 static void store_tile(const float *acc, float *c, int64_t ldc, int mr, int nr, float alpha,
                        float beta);
 
-static void kernel_generic(int kc, const float *ap, const float *bp, float *acc, float *c_out,
-                           int64_t ldc, float alpha, float beta) {
+static void kernel_generic(int kc, const float *a, int64_t ars, int64_t acs, const float *bp,
+                           float *acc, float *c_out, int64_t ldc, float alpha, float beta) {
     float *cout = c_out;
     float c[MR][NR];
     memset(c, 0, sizeof c);
     for (int k = 0; k < kc; k++) {
         for (int r = 0; r < MR; r++) {
-            float a = ap[r];
-            for (int j = 0; j < NR; j++) c[r][j] += a * bp[j];
+            float av = a[r * ars + k * acs];
+            for (int j = 0; j < NR; j++) c[r][j] += av * bp[j];
         }
-        ap += MR;
         bp += NR;
     }
     if (cout)
@@ -78,37 +79,39 @@ __attribute__((target("avx2,fma"))) static inline void update_row(float *c, __m2
     _mm256_storeu_ps(c + 8, hi);
 }
 
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float *ap,
-                                                            const float *bp, float *acc, float *c,
-                                                            int64_t ldc, float alpha, float beta) {
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float *a, int64_t ars,
+                                                            int64_t acs, const float *bp,
+                                                            float *acc, float *c, int64_t ldc,
+                                                            float alpha, float beta) {
+    const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars, *a4 = a + 4 * ars,
+                *a5 = a + 5 * ars;
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (int k = 0; k < kc; k++) {
+    for (int64_t k = 0, off = 0; k < kc; k++, off += acs) {
         __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
-        __m256 a;
-        a = _mm256_broadcast_ss(ap + 0);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(ap + 1);
-        c10 = _mm256_fmadd_ps(a, b0, c10);
-        c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(ap + 2);
-        c20 = _mm256_fmadd_ps(a, b0, c20);
-        c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(ap + 3);
-        c30 = _mm256_fmadd_ps(a, b0, c30);
-        c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(ap + 4);
-        c40 = _mm256_fmadd_ps(a, b0, c40);
-        c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(ap + 5);
-        c50 = _mm256_fmadd_ps(a, b0, c50);
-        c51 = _mm256_fmadd_ps(a, b1, c51);
-        ap += MR;
+        __m256 av;
+        av = _mm256_broadcast_ss(a0 + off);
+        c00 = _mm256_fmadd_ps(av, b0, c00);
+        c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a1 + off);
+        c10 = _mm256_fmadd_ps(av, b0, c10);
+        c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a2 + off);
+        c20 = _mm256_fmadd_ps(av, b0, c20);
+        c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a3 + off);
+        c30 = _mm256_fmadd_ps(av, b0, c30);
+        c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a4 + off);
+        c40 = _mm256_fmadd_ps(av, b0, c40);
+        c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a5 + off);
+        c50 = _mm256_fmadd_ps(av, b0, c50);
+        c51 = _mm256_fmadd_ps(av, b1, c51);
         bp += NR;
     }
     if (c) {
@@ -217,17 +220,24 @@ static void run_task(kernel_fn kern, int64_t i0, int mc, int64_t j0, int64_t nc,
                      const float *a, int64_t ars, int64_t acs, const float *bp, float *ap, float *c,
                      int64_t ldc, float alpha, float beta) {
     float acc[MR * NR] __attribute__((aligned(64)));
-    pack_a(mc, kc, a + i0 * ars, ars, acs, ap);
+    /* Full panels of 6 rows are read from A where it lies (the kernel takes
+     * strides); only a last, partial panel is packed, zero-padded, into ap. */
+    int full = mc / MR, rest = mc - full * MR;
+    const float *ai = a + i0 * ars;
+    if (rest) pack_a(rest, kc, ai + full * MR * ars, ars, acs, ap);
     for (int64_t j = j0; j < j0 + nc; j += NR) {
         int nr = j0 + nc - j < NR ? (int)(j0 + nc - j) : NR;
         const float *bpanel = bp + (j / NR) * kc * NR;
-        for (int q = 0; q * MR < mc; q++) {
-            int mr = mc - q * MR < MR ? mc - q * MR : MR;
+        for (int q = 0; q <= full; q++) {
+            int mr = q < full ? MR : rest;
+            if (mr == 0) break;
+            const float *ap_q = q < full ? ai + q * MR * ars : ap;
+            int64_t pr = q < full ? ars : 1, pc = q < full ? acs : MR;
             float *ct = c + (i0 + q * MR) * ldc + j;
             if (mr == MR && nr == NR) {
-                kern(kc, ap + q * kc * MR, bpanel, NULL, ct, ldc, alpha, beta);
+                kern(kc, ap_q, pr, pc, bpanel, NULL, ct, ldc, alpha, beta);
             } else {
-                kern(kc, ap + q * kc * MR, bpanel, acc, NULL, ldc, alpha, beta);
+                kern(kc, ap_q, pr, pc, bpanel, acc, NULL, ldc, alpha, beta);
                 store_tile(acc, ct, ldc, mr, nr, alpha, beta);
             }
         }
@@ -264,7 +274,7 @@ int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64
         const float *ak = a + k0 * acs;
 #pragma omp parallel num_threads(threads) if (threads > 1)
         {
-            float *ap = aligned_alloc(64, (size_t)(MC * kc) * sizeof(float) + 64);
+            float *ap = aligned_alloc(64, (size_t)(MR * kc) * sizeof(float) + 64);
 #pragma omp for schedule(static)
             for (int64_t p = 0; p < npanels; p++) pack_b_panel(p, kc, N, bk, brs, bcs, bp);
             if (!ap) {
