@@ -39,13 +39,14 @@
 /* The kernels write acc (row-major 6 x 16) when c is NULL; otherwise they
  * update the full 6 x 16 tile of C at c directly: C = alpha acc + beta C. */
 typedef void (*kernel_fn)(int kc, const float *a, int64_t ars, int64_t acs, const float *bp,
-                          float *acc, float *c, int64_t ldc, float alpha, float beta);
+                          int64_t bs, float *acc, float *c, int64_t ldc, float alpha, float beta);
 
 static void store_tile(const float *acc, float *c, int64_t ldc, int mr, int nr, float alpha,
                        float beta);
 
 static void kernel_generic(int kc, const float *a, int64_t ars, int64_t acs, const float *bp,
-                           float *acc, float *c_out, int64_t ldc, float alpha, float beta) {
+                           int64_t bs, float *acc, float *c_out, int64_t ldc, float alpha,
+                           float beta) {
     float *cout = c_out;
     float c[MR][NR];
     memset(c, 0, sizeof c);
@@ -54,7 +55,7 @@ static void kernel_generic(int kc, const float *a, int64_t ars, int64_t acs, con
             float av = a[r * ars + k * acs];
             for (int j = 0; j < NR; j++) c[r][j] += av * bp[j];
         }
-        bp += NR;
+        bp += bs;
     }
     if (cout)
         store_tile(&c[0][0], cout, ldc, MR, NR, alpha, beta);
@@ -81,8 +82,8 @@ __attribute__((target("avx2,fma"))) static inline void update_row(float *c, __m2
 
 __attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float *a, int64_t ars,
                                                             int64_t acs, const float *bp,
-                                                            float *acc, float *c, int64_t ldc,
-                                                            float alpha, float beta) {
+                                                            int64_t bs, float *acc, float *c,
+                                                            int64_t ldc, float alpha, float beta) {
     const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars, *a4 = a + 4 * ars,
                 *a5 = a + 5 * ars;
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -92,7 +93,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float 
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
     for (int64_t k = 0, off = 0; k < kc; k++, off += acs) {
-        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
         __m256 av;
         av = _mm256_broadcast_ss(a0 + off);
         c00 = _mm256_fmadd_ps(av, b0, c00);
@@ -112,7 +113,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float 
         av = _mm256_broadcast_ss(a5 + off);
         c50 = _mm256_fmadd_ps(av, b0, c50);
         c51 = _mm256_fmadd_ps(av, b1, c51);
-        bp += NR;
+        bp += bs;
     }
     if (c) {
         __m256 va = _mm256_set1_ps(alpha);
@@ -157,11 +158,10 @@ static kernel_fn micro_kernel(void) {
 
 /* ---- packing ---- */
 
-/* B rows k0..k0+kc, all N columns, into panels of NR columns: panel p holds
- * B(k0 + k, p*NR + j) at bp[p*kc*NR + k*NR + j], zero beyond N. */
+/* Panel p of B (b already at row k0): columns p*NR .. p*NR+15 of kc rows,
+ * B(k0 + k, p*NR + j) at dst[k*NR + j], zero beyond N. */
 static void pack_b_panel(int64_t p, int kc, int64_t N, const float *b, int64_t brs, int64_t bcs,
-                         float *bp) {
-    float *dst = bp + p * kc * NR;
+                         float *dst) {
     int64_t j0 = p * NR;
     int nr = N - j0 < NR ? (int)(N - j0) : NR;
     if (bcs == 1 && nr == NR) {
@@ -216,9 +216,14 @@ static void store_tile(const float *acc, float *c, int64_t ldc, int mr, int nr, 
 
 /* One task: rows i0..i0+mc of C, columns j0..j0+nc, for one K block whose
  * B panels are packed in bp. ap is this thread's A buffer. */
+/* One task: rows i0..i0+mc of C, columns j0..j0+nc, for one K block. B
+ * comes packed in bp (panels of kc x NR), or, when bp is NULL, straight
+ * from b (row stride brs, unit column stride), with only a last partial
+ * panel packed into bpart. ap holds a packed partial panel of A. */
 static void run_task(kernel_fn kern, int64_t i0, int mc, int64_t j0, int64_t nc, int kc,
-                     const float *a, int64_t ars, int64_t acs, const float *bp, float *ap, float *c,
-                     int64_t ldc, float alpha, float beta) {
+                     const float *a, int64_t ars, int64_t acs, const float *bp, const float *b,
+                     int64_t brs, int64_t N, float *bpart, float *ap, float *c, int64_t ldc,
+                     float alpha, float beta) {
     float acc[MR * NR] __attribute__((aligned(64)));
     /* Full panels of 6 rows are read from A where it lies (the kernel takes
      * strides); only a last, partial panel is packed, zero-padded, into ap. */
@@ -227,7 +232,17 @@ static void run_task(kernel_fn kern, int64_t i0, int mc, int64_t j0, int64_t nc,
     if (rest) pack_a(rest, kc, ai + full * MR * ars, ars, acs, ap);
     for (int64_t j = j0; j < j0 + nc; j += NR) {
         int nr = j0 + nc - j < NR ? (int)(j0 + nc - j) : NR;
-        const float *bpanel = bp + (j / NR) * kc * NR;
+        const float *bpanel;
+        int64_t bs = NR;
+        if (bp) {
+            bpanel = bp + (j / NR) * kc * NR;
+        } else if (nr == NR) {
+            bpanel = b + j;
+            bs = brs;
+        } else {
+            pack_b_panel(j / NR, kc, N, b, brs, 1, bpart);
+            bpanel = bpart;
+        }
         for (int q = 0; q <= full; q++) {
             int mr = q < full ? MR : rest;
             if (mr == 0) break;
@@ -235,9 +250,9 @@ static void run_task(kernel_fn kern, int64_t i0, int mc, int64_t j0, int64_t nc,
             int64_t pr = q < full ? ars : 1, pc = q < full ? acs : MR;
             float *ct = c + (i0 + q * MR) * ldc + j;
             if (mr == MR && nr == NR) {
-                kern(kc, ap_q, pr, pc, bpanel, NULL, ct, ldc, alpha, beta);
+                kern(kc, ap_q, pr, pc, bpanel, bs, NULL, ct, ldc, alpha, beta);
             } else {
-                kern(kc, ap_q, pr, pc, bpanel, acc, NULL, ldc, alpha, beta);
+                kern(kc, ap_q, pr, pc, bpanel, bs, acc, NULL, ldc, alpha, beta);
                 store_tile(acc, ct, ldc, mr, nr, alpha, beta);
             }
         }
@@ -255,8 +270,12 @@ int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64
     kernel_fn kern = micro_kernel();
     int64_t npanels = (N + NR - 1) / NR;
     int kcmax = K < KC ? (int)K : KC;
-    float *bp = aligned_alloc(64, (size_t)(npanels * kcmax * NR) * sizeof(float));
-    if (!bp) return -1;
+    /* Packing B pays off when many rows of A reuse each panel; with few
+     * rows (a hypernetwork's chunk batch, a small head) the kernel reads
+     * row-major B in place instead. */
+    int direct_b = bcs == 1 && M <= 4 * MR;
+    float *bp = direct_b ? NULL : aligned_alloc(64, (size_t)(npanels * kcmax * NR) * sizeof(float));
+    if (!direct_b && !bp) return -1;
 
     int64_t mblocks = (M + MC - 1) / MC;
     int64_t nchunks = (N + NCHUNK - 1) / NCHUNK;
@@ -274,9 +293,13 @@ int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64
         const float *ak = a + k0 * acs;
 #pragma omp parallel num_threads(threads) if (threads > 1)
         {
-            float *ap = aligned_alloc(64, (size_t)(MR * kc) * sizeof(float) + 64);
+            /* a partial panel of A, then (direct B) a partial panel of B */
+            float *ap = aligned_alloc(64, (size_t)((MR + NR) * kc) * sizeof(float) + 64);
+            if (!direct_b) {
 #pragma omp for schedule(static)
-            for (int64_t p = 0; p < npanels; p++) pack_b_panel(p, kc, N, bk, brs, bcs, bp);
+                for (int64_t p = 0; p < npanels; p++)
+                    pack_b_panel(p, kc, N, bk, brs, bcs, bp + p * kc * NR);
+            }
             if (!ap) {
 #pragma omp atomic write
                 failed = 1;
@@ -287,7 +310,8 @@ int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64
                 int64_t i0 = (t / nchunks) * MC, j0 = (t % nchunks) * NCHUNK;
                 int mc = M - i0 < MC ? (int)(M - i0) : MC;
                 int64_t nc = N - j0 < NCHUNK ? N - j0 : NCHUNK;
-                run_task(kern, i0, mc, j0, nc, kc, ak, ars, acs, bp, ap, c, ldc, alpha, beta_k);
+                run_task(kern, i0, mc, j0, nc, kc, ak, ars, acs, bp, bk, brs, N, ap + MR * kc, ap,
+                         c, ldc, alpha, beta_k);
             }
             free(ap);
         }
