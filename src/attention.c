@@ -352,6 +352,115 @@ static ty_tensor *scaled_product_to(ty_tensor *a, ty_tensor *b, double scale, co
     return r;
 }
 
+/* Whether a, b have the same shape. */
+static bool same_shape(const ty_tensor *a, const ty_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+
+/* The first-order backward in one pass over the batch items, for the
+ * common case: f32, q, k and v with the same batch dims (nothing
+ * broadcast), no float mask to differentiate, and no create_graph. Per
+ * item, with scratch dP (Lq x Lk) per thread:
+ *   dv = P^T gO;  dP = gO v^T + gP;  dS = P (dP - rowsum(dP P));
+ *   dq = scale dS k;  dk = scale dS^T q
+ * The items run in parallel on tycho's single-threaded GEMM. Returns 1 when
+ * it handled the node, 0 to fall back to the general path, -1 on error. */
+static int attention_backward_fused(ty_node *n, ty_tensor *q, ty_tensor *k, ty_tensor *v,
+                                    ty_tensor *P, ty_tensor *gO, ty_tensor *gP,
+                                    ty_tensor **grad_in) {
+    if (ty_grad_enabled() || ty_node_needs_grad(n, 3)) return 0;
+    if (q->dtype != TY_F32 || k->dtype != TY_F32 || v->dtype != TY_F32 || P->dtype != TY_F32 ||
+        gO->dtype != TY_F32 || (gP && gP->dtype != TY_F32))
+        return 0;
+    int nd = q->ndim;
+    if (nd < 2 || k->ndim != nd || v->ndim != nd || P->ndim != nd) return 0;
+    for (int d = 0; d < nd - 2; d++)
+        if (k->shape[d] != q->shape[d] || v->shape[d] != q->shape[d] || P->shape[d] != q->shape[d])
+            return 0;
+    int64_t Lq = q->shape[nd - 2], D = q->shape[nd - 1], Lk = k->shape[nd - 2],
+            Dv = v->shape[nd - 1];
+    int64_t nbatch = 1;
+    for (int d = 0; d < nd - 2; d++) nbatch *= q->shape[d];
+    if (nbatch == 0 || Lq == 0 || Lk == 0) return 0;
+    if (!same_shape(gO, q) && !(gO->shape[nd - 1] == Dv && gO->ndim == nd)) return 0;
+    if (gP && !same_shape(gP, P)) return 0;
+    float scale = (float)n->d[0];
+
+    ty_tensor *qc = ty_contiguous(q), *kc = qc ? ty_contiguous(k) : NULL;
+    ty_tensor *vc = kc ? ty_contiguous(v) : NULL, *Pc = vc ? ty_contiguous(P) : NULL;
+    ty_tensor *gOc = Pc ? ty_contiguous(gO) : NULL;
+    ty_tensor *gPc = gOc && gP ? ty_contiguous(gP) : NULL;
+    bool need_q = ty_node_needs_grad(n, 0), need_k = ty_node_needs_grad(n, 1),
+         need_v = ty_node_needs_grad(n, 2);
+    ty_tensor *dq = NULL, *dk = NULL, *dv = NULL, *scratch = NULL;
+    int threads = ty_threads_for(nbatch * Lq * Lk * (D + Dv) / 4);
+    int ok = gOc && (!gP || gPc) && (!need_q || (dq = ty_empty(nd, q->shape, TY_F32, q->device))) &&
+             (!need_k || (dk = ty_empty(nd, k->shape, TY_F32, k->device))) &&
+             (!need_v || (dv = ty_empty(nd, v->shape, TY_F32, v->device))) &&
+             (scratch = ty_empty(3, (int64_t[]){threads, Lq, Lk}, TY_F32, q->device));
+    int failed = !ok;
+    if (ok) {
+        const float *Q = ty_data(qc), *K = ty_data(kc), *V = ty_data(vc), *PP = ty_data(Pc);
+        const float *GO = ty_data(gOc), *GP = gPc ? ty_data(gPc) : NULL;
+        float *DQ = dq ? ty_data(dq) : NULL, *DK = dk ? ty_data(dk) : NULL;
+        float *DV = dv ? ty_data(dv) : NULL, *S = ty_data(scratch);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+        for (int64_t b = 0; b < nbatch; b++) {
+            const float *q_ = Q + b * Lq * D, *k_ = K + b * Lk * D, *v_ = V + b * Lk * Dv;
+            const float *p_ = PP + b * Lq * Lk, *go = GO + b * Lq * Dv;
+            float *dP = S + (threads > 1 ? ty_thread_num() : 0) * Lq * Lk;
+            int rc = 0;
+            /* dv (Lk x Dv) = P^T gO */
+            if (DV)
+                rc |= ty_sgemm(Lk, Dv, Lq, 1.0f, p_, 1, Lk, go, Dv, 1, 0.0f, DV + b * Lk * Dv, Dv);
+            if (DQ || DK) {
+                /* dP (Lq x Lk) = gO v^T (+ gP) */
+                rc |= ty_sgemm(Lq, Lk, Dv, 1.0f, go, Dv, 1, v_, 1, Dv, 0.0f, dP, Lk);
+                const float *gp = GP ? GP + b * Lq * Lk : NULL;
+                for (int64_t i = 0; i < Lq; i++) {
+                    float *row = dP + i * Lk;
+                    const float *prow = p_ + i * Lk;
+                    if (gp) {
+                        const float *grow = gp + i * Lk;
+#pragma omp simd
+                        for (int64_t j = 0; j < Lk; j++) row[j] += grow[j];
+                    }
+                    float dot = 0;
+#pragma omp simd reduction(+ : dot)
+                    for (int64_t j = 0; j < Lk; j++) dot += row[j] * prow[j];
+#pragma omp simd
+                    for (int64_t j = 0; j < Lk; j++) row[j] = prow[j] * (row[j] - dot);
+                }
+                /* dq = scale dS k;  dk = scale dS^T q */
+                if (DQ)
+                    rc |= ty_sgemm(Lq, D, Lk, scale, dP, Lk, 1, k_, D, 1, 0.0f, DQ + b * Lq * D, D);
+                if (DK)
+                    rc |= ty_sgemm(Lk, D, Lq, scale, dP, 1, Lk, q_, D, 1, 0.0f, DK + b * Lk * D, D);
+            }
+            if (rc) {
+#pragma omp atomic write
+                failed = 1;
+            }
+        }
+    }
+    ty_tensor *tmp[] = {qc, kc, vc, Pc, gOc, gPc, scratch};
+    for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) ty_tensor_release(tmp[i]);
+    if (failed) {
+        ty_tensor_release(dq);
+        ty_tensor_release(dk);
+        ty_tensor_release(dv);
+        ty_error("attention backward: out of memory");
+        return -1;
+    }
+    grad_in[0] = dq;
+    grad_in[1] = dk;
+    grad_in[2] = dv;
+    return 1;
+}
+
 /* Node layout: saved 0 = q, 1 = k, 2 = v, 3 = P (output 1); d[0] = scale. */
 static int attention_backward(ty_node *n, ty_tensor *const *grad_out, ty_tensor **grad_in) {
     double scale = n->d[0];
@@ -359,6 +468,16 @@ static int attention_backward(ty_node *n, ty_tensor *const *grad_out, ty_tensor 
     ty_tensor *q = ty_saved(n, 0), *k = q ? ty_saved(n, 1) : NULL;
     ty_tensor *v = k ? ty_saved(n, 2) : NULL, *P = v ? ty_saved(n, 3) : NULL;
     int rc = P ? 0 : -1;
+    if (rc == 0) {
+        int fused = attention_backward_fused(n, q, k, v, P, gO, gP, grad_in);
+        if (fused != 0) {
+            ty_tensor_release(q);
+            ty_tensor_release(k);
+            ty_tensor_release(v);
+            ty_tensor_release(P);
+            return fused < 0 ? -1 : 0;
+        }
+    }
 
     if (rc == 0 && ty_node_needs_grad(n, 2)) {
         ty_tensor *Pt = mT(P);

@@ -675,6 +675,30 @@ START_TEST(test_attention_weights_are_differentiable) {
 }
 END_TEST
 
+/* The fused first-order backward (f32, no create_graph) against the
+ * composed one, with a gradient on the weights output too and q given as a
+ * non-contiguous view. */
+START_TEST(test_attention_fused_matches_composed) {
+    ty_tensor *qt = tu_randn(4, (int64_t[]){3, 2, 9, 5}, TY_F32, 210);
+    ty_tensor *q = ty_transpose(qt, 2, 3); /* (3, 2, 5, 9), not contiguous */
+    ty_tensor *k = tu_randn(4, (int64_t[]){3, 2, 7, 9}, TY_F32, 211);
+    ty_tensor *v = tu_randn(4, (int64_t[]){3, 2, 7, 4}, TY_F32, 212);
+    ty_tensor *ins[3] = {q, k, v};
+    for (int i = 0; i < 3; i++) ty_set_requires_grad(ins[i], true);
+    ty_tensor *w = NULL;
+    ty_tensor *o = ty_attention(q, k, v, NULL, &(ty_attention_opts){0}, &w);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_ptr_nonnull(w);
+    ty_tensor *gs[2] = {tu_randn(4, (int64_t[]){3, 2, 5, 4}, TY_F32, 213),
+                        tu_randn(4, (int64_t[]){3, 2, 5, 7}, TY_F32, 214)};
+    ty_tensor *outs[2] = {o, w};
+    check_fused_matches_composed(2, outs, gs, 3, ins, 2e-5);
+    check_fused_matches_composed(1, outs, gs, 3, ins, 2e-5);
+    ty_tensor *r[] = {qt, q, k, v, w, o, gs[0], gs[1]};
+    for (size_t j = 0; j < sizeof r / sizeof *r; j++) ty_tensor_release(r[j]);
+}
+END_TEST
+
 START_TEST(test_attention_f32_matches_f64) {
     ty_tensor *q = tu_randn(4, (int64_t[]){2, 2, 6, 8}, TY_F64, 190);
     ty_tensor *k = tu_randn(4, (int64_t[]){2, 2, 7, 8}, TY_F64, 191);
@@ -730,6 +754,7 @@ static Suite *grad_nn_suite(void) {
     tcase_add_checked_fixture(tc, tu_leak_setup, tu_leak_teardown);
     tcase_add_test(tc, test_cross_entropy_gradcheck);
     tcase_add_test(tc, test_cross_entropy_fused_matches_composed);
+    tcase_add_test(tc, test_attention_fused_matches_composed);
     tcase_add_test(tc, test_cross_entropy_ignored_rows_get_zero);
     tcase_add_test(tc, test_cross_entropy_all_ignored);
     tcase_add_test(tc, test_cross_entropy_exact_and_probs);
