@@ -29,8 +29,9 @@ static int l_tp_gc(lua_State *L) {
 
 static int int_arg(lua_State *L, int arg, int lo, int hi, const char *fn, const char *what) {
     int64_t v = tyl_check_int(L, arg, fn);
-    if (v < lo || v > hi) return tyl_errorf(L, "%s: %s %lld is out of range (%d to %d)", fn, what,
-                                            (long long)v, lo, hi);
+    if (v < lo || v > hi)
+        return tyl_errorf(L, "%s: %s %lld is out of range (%d to %d)", fn, what, (long long)v, lo,
+                          hi);
     return (int)v;
 }
 
@@ -92,7 +93,8 @@ static int64_t path_int(lua_State *L, int i, const char *key) {
  * offo =, mulo =, mode = "uvw", has_weight = true, coef = 1}, ...}) */
 static int l_tp_new(lua_State *L) {
     const char *fn = "e3_tp_new";
-    int64_t d1 = tyl_check_int(L, 1, fn), d2 = tyl_check_int(L, 2, fn), d3 = tyl_check_int(L, 3, fn);
+    int64_t d1 = tyl_check_int(L, 1, fn), d2 = tyl_check_int(L, 2, fn),
+            d3 = tyl_check_int(L, 3, fn);
     luaL_checktype(L, 4, LUA_TTABLE);
     int n = (int)luaL_len(L, 4);
     ty_e3_path *paths = lua_newuserdatauv(L, sizeof *paths * (size_t)(n ? n : 1), 0);

@@ -300,6 +300,9 @@ static int pmain(lua_State *L) {
  * own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins; TYCHO_NO_REEXEC=1 skips it. */
 static void omp_wait_default(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("TYCHO_NO_REEXEC")) return;
+    /* under valgrind /proc/self/exe is valgrind's tool, not us */
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) return;
     if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
     execv("/proc/self/exe", argv);
     /* exec failed (no /proc): carry on with libgomp's default */

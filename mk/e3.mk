@@ -13,4 +13,5 @@ tests_test_e3_SOURCES = tests/test_e3.c $(TEST_COMMON)
 tests_test_e3_LDADD = $(TEST_LDADD)
 tests_test_e3_CFLAGS = $(TEST_CFLAGS)
 LUA_TESTS += tests/lua/test_e3.lua tests/lua/test_e3_reference.lua
+VALGRIND_LUA_TESTS += tests/lua/test_e3.lua tests/lua/test_e3_reference.lua
 endif

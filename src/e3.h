@@ -105,8 +105,8 @@ int64_t ty_e3_tp_dim(const ty_e3_tp *tp, int which); /* 0: dim1, 1: dim2, 2: dim
 
 /* The product of x1 (Z, dim1) and x2 (Z, dim2): (Z, dimo). w holds shared
  * weights (weight_numel) or per-sample ones (Z, weight_numel); it may be
- * NULL only when weight_numel is 0. f32 or f64, all of one dtype (f16/bf16
- * are computed in f32). Differentiable in x1, x2 and w to any order. */
+ * NULL only when weight_numel is 0. f32 or f64, all of one dtype; any
+ * layout. Differentiable in x1, x2 and w to any order. */
 ty_tensor *ty_e3_tensor_product(ty_e3_tp *tp, ty_tensor *x1, ty_tensor *x2, ty_tensor *w);
 
 #endif

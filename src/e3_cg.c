@@ -17,7 +17,8 @@
 #include "error.h"
 
 int e3_check_l(const char *fn, const char *what, int l, int lmax) {
-    if (l < 0 || l > lmax) return ty_error("%s: %s %d is out of range (0 to %d)", fn, what, l, lmax);
+    if (l < 0 || l > lmax)
+        return ty_error("%s: %s %d is out of range (0 to %d)", fn, what, l, lmax);
     return 0;
 }
 
@@ -45,10 +46,17 @@ void e3_basis_q(int l, double *re, double *im) {
     for (int i = 0; i < n * n; i++) {
         double a = re[i], b = im[i];
         switch (l % 4) {
-        case 1: re[i] = b, im[i] = -a; break;
-        case 2: re[i] = -a, im[i] = -b; break;
-        case 3: re[i] = -b, im[i] = a; break;
-        default: break;
+        case 1:
+            re[i] = b, im[i] = -a;
+            break;
+        case 2:
+            re[i] = -a, im[i] = -b;
+            break;
+        case 3:
+            re[i] = -b, im[i] = a;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -71,8 +79,7 @@ static double su2_cg(int j1, int m1, int j2, int m2, int j3) {
            factorial(j2 - m2) * factorial(j2 + m2);
     long double sum = 0;
     for (int k = 0; k <= j1 + j2 - j3; k++) {
-        int d[5] = {j1 + j2 - j3 - k, j1 - m1 - k, j2 + m2 - k, j3 - j2 + m1 + k,
-                    j3 - j1 - m2 + k};
+        int d[5] = {j1 + j2 - j3 - k, j1 - m1 - k, j2 + m2 - k, j3 - j2 + m1 + k, j3 - j1 - m2 + k};
         bool ok = true;
         long double den = factorial(k);
         for (int e = 0; e < 5 && ok; e++) {

@@ -41,15 +41,15 @@ void e3_basis_q(int l, double *re, double *im);
  * one weight (or none). */
 typedef struct {
     ty_e3_path p;
-    int d1, d2, dk;     /* 2l+1 of input 1, input 2, output */
-    int64_t K;          /* number of pairs */
-    bool uu;            /* pairs are (u, u) */
+    int d1, d2, dk; /* 2l+1 of input 1, input 2, output */
+    int64_t K;      /* number of pairs */
+    bool uu;        /* pairs are (u, u) */
     bool dense;
-    bool ident;         /* routed, pair q to output copy q (uuu; uvu, uvv over one copy) */
-    int64_t woff;       /* first weight of the path, when it has weights */
-    int blk[3];         /* its blocks of input 1, input 2, output (see e3_tp_block) */
-    int64_t gcol;       /* a dense path: its first column in its group's GEMMs */
-    int nnz;            /* nonzero Clebsch-Gordan entries, times coef: */
+    bool ident;   /* routed, pair q to output copy q (uuu; uvu, uvv over one copy) */
+    int64_t woff; /* first weight of the path, when it has weights */
+    int blk[3];   /* its blocks of input 1, input 2, output (see e3_tp_block) */
+    int64_t gcol; /* a dense path: its first column in its group's GEMMs */
+    int nnz;      /* nonzero Clebsch-Gordan entries, times coef: */
     const int16_t *ci, *cj, *ck;
     double *cd;
     float *cf;
@@ -79,16 +79,16 @@ struct ty_e3_tp {
     int64_t dim1, dim2, dimo, nw;
     int n;
     e3_tp_path *paths;
-    int nblk[3];          /* blocks of input 1, input 2, output */
+    int nblk[3]; /* blocks of input 1, input 2, output */
     e3_tp_block *blk[3];
-    int64_t tdim[3];      /* length of each transposed scratch vector */
+    int64_t tdim[3]; /* length of each transposed scratch vector */
     int ngroups;
     e3_tp_group *groups;
-    int64_t nw_dense;     /* weights of all dense paths */
-    int64_t max_pk; /* largest dk * K of a path, or of a group */
-    int64_t max_ko; /* largest dk * mulo of a group */
-    int64_t max_kw; /* largest K * mulo of a group */
-    int64_t max_t;  /* largest block (mul x (2l+1)) of any input or output */
+    int64_t nw_dense; /* weights of all dense paths */
+    int64_t max_pk;   /* largest dk * K of a path, or of a group */
+    int64_t max_ko;   /* largest dk * mulo of a group */
+    int64_t max_kw;   /* largest K * mulo of a group */
+    int64_t max_t;    /* largest block (mul x (2l+1)) of any input or output */
 };
 
 /* The slots of the multilinear form

@@ -72,8 +72,14 @@ static sh_tables *compute_tables(void) {
         t->b[l] = (dot < 0 ? -1 : 1) * sqrt(2 * l + 3.0) / sqrt(norm);
         t->cg[l] = up;
         for (int k = 0; k < n3; k++) y[k] = t->b[l] * next[k];
-        ty_e3_path path = {.l1 = l, .l2 = 1, .lo = l + 1, .mul1 = 1, .mul2 = 1, .mulo = 1,
-                           .mode = TY_E3_UUU, .coef = t->b[l]};
+        ty_e3_path path = {.l1 = l,
+                           .l2 = 1,
+                           .lo = l + 1,
+                           .mul1 = 1,
+                           .mul2 = 1,
+                           .mulo = 1,
+                           .mode = TY_E3_UUU,
+                           .coef = t->b[l]};
         if (!(t->step[l] = ty_e3_tp_new(n1, 3, n3, 1, &path))) goto fail;
     }
     free(y);
@@ -103,52 +109,73 @@ static double scale_of(int l, ty_e3_normalization nz) {
     return 1;
 }
 
-/* One point: v (3 values) to out ((lmax+1)^2 values), in double. */
-static void sh_point(const sh_tables *t, int lmax, const double *v, bool normalize,
-                     const double *scale, double *out) {
-    double u[3] = {v[0], v[1], v[2]};
-    if (normalize) {
-        double r = sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]);
-        r = r > 1e-12 ? r : 1e-12;
-        u[0] /= r, u[1] /= r, u[2] /= r;
-    }
-    out[0] = 1;
-    if (lmax >= 1)
-        for (int j = 0; j < 3; j++) out[1 + j] = sqrt(3.0) * u[j];
-    for (int l = 1; l < lmax; l++) {
-        const e3_cg *cg = t->cg[l];
-        const double *a = out + l * l;
-        double *y = out + (l + 1) * (l + 1), b = t->b[l];
-        for (int k = 0; k < 2 * l + 3; k++) y[k] = 0;
-        for (int e = 0; e < cg->n; e++) y[cg->k[e]] += b * cg->c[e] * a[cg->i[e]] * u[cg->j[e]];
-    }
-    for (int l = 0; l <= lmax; l++)
-        for (int k = l * l; k < (l + 1) * (l + 1); k++) out[k] *= scale[l];
-}
+/* Points handled together by the fused pass: every step of the recurrence
+ * is a loop over a block of points, which vectorises. */
+#define BLOCK 32
 
-/* The fused pass: xc is contiguous (n, 3) in dt, out (n, (lmax+1)^2). */
+/* The fused pass over points p0..p1 of x (n, 3) into out (n, (lmax+1)^2),
+ * for T = float and double. */
+#define DEFINE_SH_BLOCK(T)                                                                         \
+    static void sh_block_##T(const sh_tables *t, int lmax, const T *x, bool normalize,             \
+                             const double *scale, int64_t p0, int64_t p1, T *out) {                \
+        T u[3][BLOCK], y[(TY_E3_LMAX + 1) * (TY_E3_LMAX + 1)][BLOCK];                              \
+        int64_t n = p1 - p0, w = (int64_t)(lmax + 1) * (lmax + 1);                                 \
+        for (int64_t q = 0; q < n; q++)                                                            \
+            for (int j = 0; j < 3; j++) u[j][q] = x[3 * (p0 + q) + j];                             \
+        if (normalize) {                                                                           \
+            _Pragma("omp simd") for (int64_t q = 0; q < n; q++) {                                  \
+                T r =                                                                              \
+                    (T)sqrt((double)(u[0][q] * u[0][q] + u[1][q] * u[1][q] + u[2][q] * u[2][q]));  \
+                T inv = (T)1 / (r > (T)1e-12 ? r : (T)1e-12);                                      \
+                u[0][q] *= inv, u[1][q] *= inv, u[2][q] *= inv;                                    \
+            }                                                                                      \
+        }                                                                                          \
+        for (int64_t q = 0; q < n; q++) y[0][q] = 1;                                               \
+        if (lmax >= 1)                                                                             \
+            for (int j = 0; j < 3; j++)                                                            \
+                for (int64_t q = 0; q < n; q++) y[1 + j][q] = (T)sqrt(3.0) * u[j][q];              \
+        for (int l = 1; l < lmax; l++) {                                                           \
+            const e3_cg *cg = t->cg[l];                                                            \
+            T(*a)[BLOCK] = y + l * l, (*yl)[BLOCK] = y + (l + 1) * (l + 1);                        \
+            for (int k = 0; k < 2 * l + 3; k++)                                                    \
+                for (int64_t q = 0; q < n; q++) yl[k][q] = 0;                                      \
+            for (int e = 0; e < cg->n; e++) {                                                      \
+                T c = (T)(t->b[l] * cg->c[e]), *dst = yl[cg->k[e]];                                \
+                const T *ai = a[cg->i[e]], *uj = u[cg->j[e]];                                      \
+                _Pragma("omp simd") for (int64_t q = 0; q < n; q++) dst[q] += c * ai[q] * uj[q];   \
+            }                                                                                      \
+        }                                                                                          \
+        /* row by row: the output is written contiguously */                                       \
+        for (int64_t q = 0; q < n; q++) {                                                          \
+            T *o = out + (p0 + q) * w;                                                             \
+            for (int64_t k = 0; k < w; k++) o[k] = y[k][q] * (T)scale[k];                          \
+        }                                                                                          \
+    }
+
+DEFINE_SH_BLOCK(float)
+DEFINE_SH_BLOCK(double)
+
+/* The fused pass: xc is contiguous (n, 3) in f32 or f64, out (n,
+ * (lmax+1)^2) of the same dtype. */
 static int sh_fused(const sh_tables *t, int lmax, const ty_tensor *xc, bool normalize,
                     ty_e3_normalization nz, ty_tensor *out) {
-    double scale[TY_E3_LMAX + 1];
-    for (int l = 0; l <= lmax; l++) scale[l] = scale_of(l, nz);
+    double scale[(TY_E3_LMAX + 1) * (TY_E3_LMAX + 1)]; /* per column */
+    for (int l = 0; l <= lmax; l++)
+        for (int k = l * l; k < (l + 1) * (l + 1); k++) scale[k] = scale_of(l, nz);
     int64_t n = ty_numel(xc) / 3, w = (int64_t)(lmax + 1) * (lmax + 1);
     bool f64 = xc->dtype == TY_F64;
-    const void *xd = ty_data(xc);
-    void *od = ty_data(out);
     for (int64_t p0 = 0; p0 < n; p0 += CHUNK_POINTS) {
         if (ty_check_interrupt("spherical_harmonics") < 0) return -1;
         int64_t p1 = p0 + CHUNK_POINTS < n ? p0 + CHUNK_POINTS : n;
+        int64_t nb = (p1 - p0 + BLOCK - 1) / BLOCK;
         int nt = ty_threads_for((p1 - p0) * w * 4);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int64_t p = p0; p < p1; p++) {
-            double v[3], y[(TY_E3_LMAX + 1) * (TY_E3_LMAX + 1)];
-            for (int j = 0; j < 3; j++)
-                v[j] = f64 ? ((const double *)xd)[3 * p + j] : ((const float *)xd)[3 * p + j];
-            sh_point(t, lmax, v, normalize, scale, y);
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t q0 = p0 + b * BLOCK, q1 = q0 + BLOCK < p1 ? q0 + BLOCK : p1;
             if (f64)
-                for (int64_t k = 0; k < w; k++) ((double *)od)[p * w + k] = y[k];
+                sh_block_double(t, lmax, ty_data(xc), normalize, scale, q0, q1, ty_data(out));
             else
-                for (int64_t k = 0; k < w; k++) ((float *)od)[p * w + k] = (float)y[k];
+                sh_block_float(t, lmax, ty_data(xc), normalize, scale, q0, q1, ty_data(out));
         }
     }
     return 0;

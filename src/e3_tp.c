@@ -202,7 +202,9 @@ void ty_e3_tp_release(ty_e3_tp *tp) {
     free(tp);
 }
 
-int64_t ty_e3_tp_weight_numel(const ty_e3_tp *tp) { return tp->nw; }
+int64_t ty_e3_tp_weight_numel(const ty_e3_tp *tp) {
+    return tp->nw;
+}
 
 int64_t ty_e3_tp_dim(const ty_e3_tp *tp, int which) {
     return which == 0 ? tp->dim1 : which == 1 ? tp->dim2 : tp->dimo;
@@ -253,8 +255,10 @@ static int tp_compute(ty_e3_tp *tp, unsigned targets, ty_tensor *const in[4], bo
     int rc = 0;
     for (int s = 0; s < 4 && rc == 0; s++) {
         if (!in[s]) continue;
-        if (!(c[s] = kernel_view(in[s], dt, &rs[s]))) rc = -1;
-        else data[s] = ty_data(c[s]);
+        if (!(c[s] = kernel_view(in[s], dt, &rs[s])))
+            rc = -1;
+        else
+            data[s] = ty_data(c[s]);
     }
     int64_t rows[4] = {tp->dim1, tp->dim2, tp->nw, tp->dimo};
     for (int s = 0; s < 4 && rc == 0; s++) {
@@ -276,7 +280,9 @@ static int tp_compute(ty_e3_tp *tp, unsigned targets, ty_tensor *const in[4], bo
     return rc;
 }
 
-static void tp_ctx_free(void *ctx) { ty_e3_tp_release(ctx); }
+static void tp_ctx_free(void *ctx) {
+    ty_e3_tp_release(ctx);
+}
 
 static int tp_backward(ty_node *n, ty_tensor *const *grad_out, ty_tensor **grad_in);
 

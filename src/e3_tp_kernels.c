@@ -35,10 +35,14 @@
 /* The output copy a pair of a routed path goes to. */
 static inline int64_t route(const e3_tp_path *p, int64_t pair) {
     switch (p->p.mode) {
-    case TY_E3_UVU: return pair / p->p.mul2;
-    case TY_E3_UVV: return pair % p->p.mul2;
-    case TY_E3_UUU: return pair;
-    default: return 0; /* uuw without weights sums every pair into one copy */
+    case TY_E3_UVU:
+        return pair / p->p.mul2;
+    case TY_E3_UVV:
+        return pair % p->p.mul2;
+    case TY_E3_UUU:
+        return pair;
+    default:
+        return 0; /* uuw without weights sums every pair into one copy */
     }
 }
 
@@ -46,25 +50,25 @@ static inline int64_t route(const e3_tp_path *p, int64_t pair) {
  * irrep of dimension d is stored copy-major (x[u * d + i]); the kernels work
  * on it transposed (At[i * mul + u]), so that every inner loop runs over
  * the copies with unit stride and vectorises. P and G are dk x K (pairs
- * last; row stride ld where a GEMM needs several paths side by side), O (an output block, or the gradient reaching one) dk x mulo; w and
- * dw are the path's own weights. */
+ * last; row stride ld where a GEMM needs several paths side by side), O (an output block, or the
+ * gradient reaching one) dk x mulo; w and dw are the path's own weights. */
 #define SIMD _Pragma("omp simd")
 #define SIMD_SUM _Pragma("omp simd reduction(+ : s)")
-#define DEFINE_TP_KERNELS(T, COEF)                                                                 \
-    static void load_t_##T(const void *xv, int64_t mul, int d, void *atv) {                       \
+#define DEFINE_TP_KERNELS(T, COEF, NAME, ATTR)                                                     \
+    ATTR static void load_t_##NAME(const void *xv, int64_t mul, int d, void *atv) {                \
         const T *x = xv;                                                                           \
         T *at = atv;                                                                               \
         for (int64_t u = 0; u < mul; u++)                                                          \
             for (int i = 0; i < d; i++) at[i * mul + u] = x[u * d + i];                            \
     }                                                                                              \
-    static void store_t_##T(const void *atv, int64_t mul, int d, void *xv) {                      \
+    ATTR static void store_t_##NAME(const void *atv, int64_t mul, int d, void *xv) {               \
         const T *at = atv;                                                                         \
         T *x = xv;                                                                                 \
         for (int64_t u = 0; u < mul; u++)                                                          \
             for (int i = 0; i < d; i++) x[u * d + i] += at[i * mul + u];                           \
     }                                                                                              \
-    static void pair_product_##T(const e3_tp_path *p, const void *Av, const void *Bv, void *Pv,   \
-                                 int64_t ld) {                                                     \
+    ATTR static void pair_product_##NAME(const e3_tp_path *p, const void *Av, const void *Bv,      \
+                                         void *Pv, int64_t ld) {                                   \
         const T *A = Av, *B = Bv;                                                                  \
         T *P = Pv;                                                                                 \
         int64_t m1 = p->p.mul1, m2 = p->p.mul2;                                                    \
@@ -87,8 +91,8 @@ static inline int64_t route(const e3_tp_path *p, int64_t pair) {
     }                                                                                              \
     /* dA += dP/dA . G, dB += dP/dB . G (either may be NULL: dA needs only B,                      \
      * dB only A) */                                                                               \
-    static void pair_grad_##T(const e3_tp_path *p, const void *Gv, int64_t ld, const void *Av,    \
-                              const void *Bv, void *dAv, void *dBv) {                              \
+    ATTR static void pair_grad_##NAME(const e3_tp_path *p, const void *Gv, int64_t ld,             \
+                                      const void *Av, const void *Bv, void *dAv, void *dBv) {      \
         const T *G = Gv, *A = Av, *B = Bv;                                                         \
         T *dA = dAv, *dB = dBv;                                                                    \
         int64_t m1 = p->p.mul1, m2 = p->p.mul2;                                                    \
@@ -127,7 +131,7 @@ static inline int64_t route(const e3_tp_path *p, int64_t pair) {
         }                                                                                          \
     }                                                                                              \
     /* O += mix(w, P), for a routed path or per-sample dense weights */                            \
-    static void mix_##T(const e3_tp_path *p, const void *Pv, const void *wv, void *Ov) {           \
+    ATTR static void mix_##NAME(const e3_tp_path *p, const void *Pv, const void *wv, void *Ov) {   \
         const T *P = Pv, *w = wv;                                                                  \
         T *O = Ov;                                                                                 \
         int64_t K = p->K, mo = p->p.mulo;                                                          \
@@ -151,7 +155,7 @@ static inline int64_t route(const e3_tp_path *p, int64_t pair) {
         }                                                                                          \
     }                                                                                              \
     /* G = mix^T(w, O) */                                                                          \
-    static void mix_t_##T(const e3_tp_path *p, const void *Ov, const void *wv, void *Gv) {         \
+    ATTR static void mix_t_##NAME(const e3_tp_path *p, const void *Ov, const void *wv, void *Gv) { \
         const T *O = Ov, *w = wv;                                                                  \
         T *G = Gv;                                                                                 \
         int64_t K = p->K, mo = p->p.mulo;                                                          \
@@ -176,7 +180,8 @@ static inline int64_t route(const e3_tp_path *p, int64_t pair) {
         }                                                                                          \
     }                                                                                              \
     /* dw = d(O . mix(w, P))/dw for one sample (overwritten) */                                    \
-    static void dweight_##T(const e3_tp_path *p, const void *Pv, const void *Ov, void *dwv) {      \
+    ATTR static void dweight_##NAME(const e3_tp_path *p, const void *Pv, const void *Ov,           \
+                                    void *dwv) {                                                   \
         const T *P = Pv, *O = Ov;                                                                  \
         T *dw = dwv;                                                                               \
         int64_t K = p->K, mo = p->p.mulo;                                                          \
@@ -196,8 +201,16 @@ static inline int64_t route(const e3_tp_path *p, int64_t pair) {
         }                                                                                          \
     }
 
-DEFINE_TP_KERNELS(float, cf)
-DEFINE_TP_KERNELS(double, cd)
+/* Each kernel twice: for the build's baseline, and for AVX2 with FMA,
+ * chosen at run time (the loops over copies then run eight floats wide). */
+#define AVX2 __attribute__((target("avx2,fma")))
+DEFINE_TP_KERNELS(float, cf, float, )
+DEFINE_TP_KERNELS(double, cd, double, )
+#if defined(__x86_64__) && defined(__GNUC__)
+DEFINE_TP_KERNELS(float, cf, float_avx2, AVX2)
+DEFINE_TP_KERNELS(double, cd, double_avx2, AVX2)
+#define HAVE_AVX2_KERNELS 1
+#endif
 
 /* The kernels of one dtype; they take void pointers so that one table
  * type serves both. */
@@ -212,20 +225,34 @@ typedef struct {
     void (*dweight)(const e3_tp_path *, const void *, const void *, void *);
 } tp_kernels;
 
-#define KERNEL_TABLE(T)                                                                            \
-    {load_t_##T, store_t_##T, pair_product_##T, pair_grad_##T, mix_##T, mix_t_##T, dweight_##T}
+#define KERNEL_TABLE(N)                                                                            \
+    { load_t_##N, store_t_##N, pair_product_##N, pair_grad_##N, mix_##N, mix_t_##N, dweight_##N }
 static const tp_kernels kernels_f32 = KERNEL_TABLE(float);
 static const tp_kernels kernels_f64 = KERNEL_TABLE(double);
+#ifdef HAVE_AVX2_KERNELS
+static const tp_kernels kernels_f32_avx2 = KERNEL_TABLE(float_avx2);
+static const tp_kernels kernels_f64_avx2 = KERNEL_TABLE(double_avx2);
+#endif
 
-/* C (m x n) = op(A) op(B) + beta C, row-major. */
-static void gemm(ty_dtype dt, bool ta, bool tb, int m, int n, int k, const void *a, int lda,
-                 const void *b, int ldb, double beta, void *c, int ldc) {
-    if (m == 0 || n == 0) return;
+static const tp_kernels *kernels_for(ty_dtype dt) {
+#ifdef HAVE_AVX2_KERNELS
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return dt == TY_F64 ? &kernels_f64_avx2 : &kernels_f32_avx2;
+#endif
+    return dt == TY_F64 ? &kernels_f64 : &kernels_f32;
+}
+
+/* C (m x n) = op(A) op(B) + beta C, row-major, through OpenBLAS. Returns 0
+ * (the int leaves room for a GEMM that can fail, as ty_sgemm can). */
+static int gemm(ty_dtype dt, bool ta, bool tb, int m, int n, int k, const void *a, int lda,
+                const void *b, int ldb, double beta, void *c, int ldc) {
+    if (m == 0 || n == 0) return 0;
     CBLAS_TRANSPOSE A = ta ? CblasTrans : CblasNoTrans, B = tb ? CblasTrans : CblasNoTrans;
     if (dt == TY_F64)
         cblas_dgemm(CblasRowMajor, A, B, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
     else
         cblas_sgemm(CblasRowMajor, A, B, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, c, ldc);
+    return 0;
 }
 
 /* What one run reads and writes: the slots (NULL where a slot is a target
@@ -330,8 +357,7 @@ static void run_sample(const tp_job *j, tp_scratch *s, int64_t z, int64_t zz) {
                                      : elem(j, s->R, zz, tp->nw, p->woff);
             j->k->dweight(p, P, O, dw);
         }
-        if (j->dx1 || j->dx2)
-            j->k->mix_t(p, O, w, G);
+        if (j->dx1 || j->dx2) j->k->mix_t(p, O, w, G);
         if (j->dx1 || j->dx2)
             j->k->pair_grad(p, G, p->K, A, B, tblock(j, s->DX1t, 0, zz, p->blk[0]),
                             tblock(j, s->DX2t, 1, zz, p->blk[1]));
@@ -367,10 +393,10 @@ static void add_n(ty_dtype dt, const void *src, void *dst, int64_t n) {
 /* Chunk rows 0..nz of one group of dense paths with shared weights, as
  * GEMMs over the chunk: GEMM rows are (sample, k), dk per sample; columns
  * are the pairs of all the group's paths. */
-static void run_group(const tp_job *j, tp_scratch *s, const e3_tp_group *gr, int64_t nz) {
+static int run_group(const tp_job *j, tp_scratch *s, const e3_tp_group *gr, int64_t nz) {
     const ty_e3_tp *tp = j->tp;
     int64_t dk = gr->dk, K = gr->K, mo = gr->mulo;
-    if (nz == 0 || K == 0 || mo == 0) return; /* no weights: nothing flows */
+    if (nz == 0 || K == 0 || mo == 0) return 0; /* no weights: nothing flows */
     int rows = (int)(nz * dk);
     const char *Wg = elem(j, j->Wall, 0, 0, gr->woff);
     for (int64_t zz = 0; zz < nz; zz++) {
@@ -386,17 +412,19 @@ static void run_group(const tp_job *j, tp_scratch *s, const e3_tp_group *gr, int
     }
     if (j->out) {
         /* T = P W, then into the output block */
-        gemm(j->dt, false, false, rows, (int)mo, (int)K, s->P, (int)K, Wg, (int)mo, 0, s->T,
-             (int)mo);
+        if (gemm(j->dt, false, false, rows, (int)mo, (int)K, s->P, (int)K, Wg, (int)mo, 0, s->T,
+                 (int)mo) < 0)
+            return -1;
         for (int64_t zz = 0; zz < nz; zz++)
             add_n(j->dt, elem(j, s->T, zz, dk * mo, 0), tblock(j, s->OUTt, 2, zz, gr->blk),
                   dk * mo);
-        return;
+        return 0;
     }
     if (j->dw) {
         /* dW = P^T T, summed over the chunk's rows, then to each path's place */
-        gemm(j->dt, true, false, (int)K, (int)mo, rows, s->P, (int)K, s->T, (int)mo, 0, s->Wt,
-             (int)mo);
+        if (gemm(j->dt, true, false, (int)K, (int)mo, rows, s->P, (int)K, s->T, (int)mo, 0, s->Wt,
+                 (int)mo) < 0)
+            return -1;
         for (int i = 0; i < gr->n; i++) {
             const e3_tp_path *p = &tp->paths[gr->paths[i]];
             for (int64_t q = 0; q < p->K * mo; q++) {
@@ -408,30 +436,32 @@ static void run_group(const tp_job *j, tp_scratch *s, const e3_tp_group *gr, int
     }
     if (j->dx1 || j->dx2) {
         /* G = T W^T */
-        gemm(j->dt, false, true, rows, (int)K, (int)mo, s->T, (int)mo, Wg, (int)mo, 0, s->G,
-             (int)K);
+        if (gemm(j->dt, false, true, rows, (int)K, (int)mo, s->T, (int)mo, Wg, (int)mo, 0, s->G,
+                 (int)K) < 0)
+            return -1;
         for (int64_t zz = 0; zz < nz; zz++)
             for (int i = 0; i < gr->n; i++) {
                 const e3_tp_path *p = &tp->paths[gr->paths[i]];
-                j->k->pair_grad(p, elem(j, s->G, zz, dk * K, p->gcol), K,
-                                tblock(j, s->X1t, 0, zz, p->blk[0]),
-                                tblock(j, s->X2t, 1, zz, p->blk[1]),
-                                tblock(j, s->DX1t, 0, zz, p->blk[0]),
-                                tblock(j, s->DX2t, 1, zz, p->blk[1]));
+                j->k->pair_grad(
+                    p, elem(j, s->G, zz, dk * K, p->gcol), K, tblock(j, s->X1t, 0, zz, p->blk[0]),
+                    tblock(j, s->X2t, 1, zz, p->blk[1]), tblock(j, s->DX1t, 0, zz, p->blk[0]),
+                    tblock(j, s->DX2t, 1, zz, p->blk[1]));
             }
     }
+    return 0;
 }
 
-/* Samples z0 .. z0+nz, everything, on one thread. */
-static void run_chunk(const tp_job *j, tp_scratch *s, int64_t z0, int64_t nz) {
+/* Samples z0 .. z0+nz, everything, on one thread. -1: out of memory. */
+static int run_chunk(const tp_job *j, tp_scratch *s, int64_t z0, int64_t nz) {
     for (int64_t zz = 0; zz < nz; zz++) {
         load_sample(j, s, z0 + zz, zz);
         run_sample(j, s, z0 + zz, zz);
     }
     if (s->R) reduce_routed(j, s, nz);
     for (int g = 0; g < j->tp->ngroups && !j->per_sample; g++)
-        run_group(j, s, &j->tp->groups[g], nz);
+        if (run_group(j, s, &j->tp->groups[g], nz) < 0) return -1;
     for (int64_t zz = 0; zz < nz; zz++) store_sample(j, s, z0 + zz, zz);
+    return 0;
 }
 
 /* The shared weights of every group stacked (see e3_tp_group) into Wall. */
@@ -456,7 +486,8 @@ static void *scratch_alloc(const tp_job *j, bool wanted, int64_t n, bool *failed
 }
 
 static void scratch_free(tp_scratch *s) {
-    char *bufs[] = {s->X1t, s->X2t, s->Gt, s->DX1t, s->DX2t, s->OUTt, s->P, s->G, s->T, s->Wt, s->R};
+    char *bufs[] = {s->X1t, s->X2t, s->Gt, s->DX1t, s->DX2t, s->OUTt,
+                    s->P,   s->G,   s->T,  s->Wt,   s->R};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(s->dw_acc);
 }
@@ -479,15 +510,20 @@ static bool scratch_init(const tp_job *j, tp_scratch *s, int64_t chunk, bool sha
     return !failed && (!shared_dw || s->dw_acc);
 }
 
-static char *data_of(ty_tensor *t) { return t ? (char *)ty_data(t) : NULL; }
+static char *data_of(ty_tensor *t) {
+    return t ? (char *)ty_data(t) : NULL;
+}
 
 int e3_tp_run(const ty_e3_tp *tp, unsigned targets, const void *const in[4], const int64_t rs[4],
               int64_t Z, bool per_sample, bool weighted_only, ty_tensor *res[4]) {
     const char *fn = "e3_tensor_product";
     ty_tensor *any = res[0] ? res[0] : res[1] ? res[1] : res[2] ? res[2] : res[3];
     ty_dtype dt = any->dtype;
-    tp_job job = {.tp = tp, .k = dt == TY_F64 ? &kernels_f64 : &kernels_f32, .dt = dt,
-                  .es = ty_dtype_size(dt), .per_sample = per_sample,
+    tp_job job = {.tp = tp,
+                  .k = kernels_for(dt),
+                  .dt = dt,
+                  .es = ty_dtype_size(dt),
+                  .per_sample = per_sample,
                   .weighted_only = weighted_only};
     tp_job *j = &job;
     j->x1 = in[E3_X1], j->x2 = in[E3_X2], j->w = in[E3_W], j->g = in[E3_OUT];
@@ -504,7 +540,8 @@ int e3_tp_run(const ty_e3_tp *tp, unsigned targets, const void *const in[4], con
     int64_t chunk = Z > 0 ? Z : 1;
     if (per > 0 && CHUNK_ELEMS / per < chunk) chunk = CHUNK_ELEMS / per;
     if (chunk < 1) chunk = 1;
-    if (tp->max_pk > 0 && chunk > INT_MAX / tp->max_pk) chunk = INT_MAX / tp->max_pk; /* GEMM ints */
+    if (tp->max_pk > 0 && chunk > INT_MAX / tp->max_pk)
+        chunk = INT_MAX / tp->max_pk; /* GEMM ints */
     int64_t nchunks = (Z + chunk - 1) / chunk;
     int nt = ty_threads_for(Z * (tp->dim1 + tp->dim2 + tp->dimo + tp->nw) * 8);
     if (nt > nchunks) nt = nchunks > 0 ? (int)nchunks : 1;
@@ -521,11 +558,12 @@ int e3_tp_run(const ty_e3_tp *tp, unsigned targets, const void *const in[4], con
     if (!per_sample && j->w && tp->ngroups > 0) stack_weights(j, Wall);
     j->Wall = Wall;
 
-    /* Threads take whole chunks, each doing its GEMMs itself: OpenBLAS's
-     * own threads would otherwise alternate with OpenMP's, and each team
-     * spins while the other works. */
-    if (nt > 1) openblas_set_num_threads(1);
-    int stop = 0;
+    /* Threads take whole chunks, each doing its GEMMs itself: OpenBLAS is
+     * told to stay on the calling thread meanwhile, or its own threads would
+     * spin against ours. */
+    bool blas = nt > 1;
+    if (blas) openblas_set_num_threads(1);
+    int stop = 0, oom = 0;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
     for (int64_t c = 0; c < nchunks; c++) {
         int t = 0;
@@ -542,9 +580,18 @@ int e3_tp_run(const ty_e3_tp *tp, unsigned targets, const void *const in[4], con
             continue;
         }
         int64_t z0 = c * chunk, nz = z0 + chunk < Z ? chunk : Z - z0;
-        run_chunk(j, &sc[t], z0, nz);
+        if (run_chunk(j, &sc[t], z0, nz) < 0) {
+#pragma omp atomic write
+            oom = 1;
+#pragma omp atomic write
+            stop = 1;
+        }
     }
-    if (nt > 1) openblas_set_num_threads(ty_get_num_threads());
+    if (blas) openblas_set_num_threads(ty_get_num_threads());
+    if (oom) {
+        rc = ty_error("%s: out of memory for a GEMM's packing buffers", fn);
+        goto done;
+    }
     if (stop || ty_check_interrupt(fn) < 0) {
         if (stop) ty_check_interrupt(fn);
         rc = -1;

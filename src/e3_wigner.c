@@ -270,8 +270,9 @@ ty_tensor *ty_e3_matrix_to_angles(ty_tensor *R) {
             double det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) +
                          m[2] * (m[3] * m[7] - m[4] * m[6]);
             if (!(fabs(det - 1) < 1e-3)) {
-                ty_error("%s: matrix %lld has determinant %g, not a rotation (determinant 1)",
-                         fn, (long long)i + 1, det);
+                ty_error("%s: the matrix at flat index %lld has determinant %g, not a rotation "
+                         "(determinant 1)",
+                         fn, (long long)i, det);
                 bad = i;
             } else {
                 angles_of(m, o + 3 * i);

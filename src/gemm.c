@@ -198,6 +198,13 @@ static void pack_a(int mc, int kc, const float *a, int64_t ars, int64_t acs, flo
 
 /* ---- the blocked product ---- */
 
+/* 64-byte aligned memory for n floats; aligned_alloc wants a size that is a
+ * multiple of the alignment. */
+static float *alloc_floats(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
 /* C tile (mr x nr at c) = alpha * acc + beta * C (beta 0: C is not read). */
 static void store_tile(const float *acc, float *c, int64_t ldc, int mr, int nr, float alpha,
                        float beta) {
@@ -274,7 +281,7 @@ int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64
      * rows (a hypernetwork's chunk batch, a small head) the kernel reads
      * row-major B in place instead. */
     int direct_b = bcs == 1 && M <= 4 * MR;
-    float *bp = direct_b ? NULL : aligned_alloc(64, (size_t)(npanels * kcmax * NR) * sizeof(float));
+    float *bp = direct_b ? NULL : alloc_floats((size_t)(npanels * kcmax * NR));
     if (!direct_b && !bp) return -1;
 
     int64_t mblocks = (M + MC - 1) / MC;
@@ -294,7 +301,7 @@ int ty_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64
 #pragma omp parallel num_threads(threads) if (threads > 1)
         {
             /* a partial panel of A, then (direct B) a partial panel of B */
-            float *ap = aligned_alloc(64, (size_t)((MR + NR) * kc) * sizeof(float) + 64);
+            float *ap = alloc_floats((size_t)((MR + NR) * kc));
             if (!direct_b) {
 #pragma omp for schedule(static)
                 for (int64_t p = 0; p < npanels; p++)

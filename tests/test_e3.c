@@ -16,6 +16,11 @@
 #include "e3.h"
 #include "testutil.h"
 
+/* TY_TEST_SHORT (valgrind runs): fewer degrees and cases. */
+static bool short_run(void) {
+    return getenv("TY_TEST_SHORT") != NULL;
+}
+
 static ty_tensor *scalar64(double v) {
     ty_tensor *t = ty_scalar(v, TY_F64);
     ck_assert_ptr_nonnull(t);
@@ -45,8 +50,9 @@ static void angles_of_seed(int s, double *a, double *b, double *c) {
 /* ---- wigner_3j ---- */
 
 START_TEST(test_w3j_orthonormal_and_symmetric) {
-    for (int l1 = 0; l1 <= 6; l1++)
-        for (int l2 = 0; l2 <= 6; l2++)
+    int lmax = short_run() ? 3 : 6;
+    for (int l1 = 0; l1 <= lmax; l1++)
+        for (int l2 = 0; l2 <= lmax; l2++)
             for (int l3 = abs(l1 - l2); l3 <= l1 + l2 && l3 <= 8; l3++) {
                 ty_tensor *c = ty_e3_wigner_3j(l1, l2, l3, TY_F64);
                 ck_assert_msg(c != NULL, "%s", ty_last_error());
@@ -87,7 +93,8 @@ START_TEST(test_w3j_known_values) {
     ck_assert_double_eq(at3(c, 0, 0, 0), 0);
     ty_tensor_release(c);
     /* the largest allowed l */
-    c = ty_e3_wigner_3j(TY_E3_LMAX, TY_E3_LMAX, TY_E3_LMAX, TY_F64);
+    int lm = short_run() ? 6 : TY_E3_LMAX;
+    c = ty_e3_wigner_3j(lm, lm, lm, TY_F64);
     ck_assert_msg(c != NULL, "%s", ty_last_error());
     double s = 0;
     for (int64_t i = 0; i < ty_numel(c); i++) s += ty_get_flat(c, i) * ty_get_flat(c, i);
@@ -113,7 +120,8 @@ START_TEST(test_w3j_invariant) {
 END_TEST
 
 START_TEST(test_w3j_errors) {
-    tu_assert_error(ty_e3_wigner_3j(1, 1, 3, TY_F64) == NULL, "wigner_3j", "l3 = 3", "0 <= l3 <= 2");
+    tu_assert_error(ty_e3_wigner_3j(1, 1, 3, TY_F64) == NULL, "wigner_3j", "l3 = 3",
+                    "0 <= l3 <= 2");
     tu_assert_error(ty_e3_wigner_3j(-1, 1, 1, TY_F64) == NULL, "wigner_3j", "l1 -1");
     tu_assert_error(ty_e3_wigner_3j(TY_E3_LMAX + 1, 1, TY_E3_LMAX, TY_F64) == NULL, "wigner_3j",
                     "out of range");
@@ -157,7 +165,8 @@ END_TEST
 
 START_TEST(test_wigner_D_is_a_representation) {
     static const int ls[] = {2, 3, 5, 8, 13, 30};
-    for (size_t li = 0; li < sizeof ls / sizeof *ls; li++) {
+    size_t nl = short_run() ? 3 : sizeof ls / sizeof *ls;
+    for (size_t li = 0; li < nl; li++) {
         int l = ls[li];
         double a1 = 0.4, b1 = 1.3, c1 = 2.9, a2 = -1.2, b2 = 2.2, c2 = 0.5;
         double r1[9], r2[9], r12[9];
@@ -243,7 +252,7 @@ static ty_tensor *f_wigner(void *ctx, int n, ty_tensor *const *in) {
 }
 
 START_TEST(test_wigner_D_gradients) {
-    for (int l = 1; l <= 3; l++) {
+    for (int l = 1; l <= (short_run() ? 1 : 3); l++) {
         ty_tensor *in[3];
         for (int i = 0; i < 3; i++) {
             in[i] = tu_uniform(1, (int64_t[]){2}, TY_F64, -3, 3, 10 + i);
@@ -280,7 +289,8 @@ START_TEST(test_sh_equivariant_and_normalised) {
     ty_tensor *yr = ty_e3_spherical_harmonics(lmax, xr, true, TY_E3_NORM_COMPONENT);
     for (int l = 0; l <= lmax; l++) {
         ty_tensor *D = wigner(l, a, b, c), *Dt = ty_transpose(D, 0, 1);
-        ty_tensor *yl = ty_narrow(y, 1, l * l, 2 * l + 1), *yrl = ty_narrow(yr, 1, l * l, 2 * l + 1);
+        ty_tensor *yl = ty_narrow(y, 1, l * l, 2 * l + 1),
+                  *yrl = ty_narrow(yr, 1, l * l, 2 * l + 1);
         ty_tensor *rot = ty_matmul(yl, Dt);
         tu_assert_close(yrl, rot, 1e-10, 0);
         ty_tensor *all[] = {D, Dt, yl, yrl, rot};
@@ -316,8 +326,9 @@ START_TEST(test_sh_known_values_and_errors) {
     double s3 = sqrt(3.0), s5 = sqrt(5.0), s15 = sqrt(15.0);
     /* e3nn's degree 2: sqrt(15) x z, sqrt(15) x y, sqrt(5) (y^2 - (x^2 + z^2) / 2),
      * sqrt(15) y z, sqrt(15) / 2 (z^2 - x^2) */
-    double e[18] = {1, 0, s3, 0, 0, 0, s5, 0, 0, 1, 0.6 * s3, 0, 0.8 * s3, s15 * 0.48, 0,
-                    s5 * (-0.5), 0, s15 / 2 * (0.64 - 0.36)};
+    double e[18] = {1,        0,          s3, 0,           0,        0,
+                    s5,       0,          0,  1,           0.6 * s3, 0,
+                    0.8 * s3, s15 * 0.48, 0,  s5 * (-0.5), 0,        s15 / 2 * (0.64 - 0.36)};
     tu_assert_values(y, e, 18, 1e-6);
     /* the zero vector with normalize: 1 for l = 0, 0 beyond */
     ty_tensor *z = ty_zeros(1, (int64_t[]){3}, TY_F64, ty_cpu());
@@ -350,7 +361,7 @@ static ty_tensor *f_sh(void *vctx, int n, ty_tensor *const *in) {
 }
 
 START_TEST(test_sh_gradients) {
-    for (int normalize = 0; normalize < 2; normalize++) {
+    for (int normalize = short_run(); normalize < 2; normalize++) {
         sh_ctx c = {4, normalize};
         ty_tensor *x = tu_randn(2, (int64_t[]){3, 3}, TY_F64, 21);
         ty_set_requires_grad(x, true);
@@ -428,16 +439,16 @@ static ty_tensor *tp_reference(int n, const ty_e3_path *paths, int64_t dimo, ty_
 /* input 1: 3x0e + 2x1o + 2x2e (dim 19); input 2: 2x0e + 2x1o (dim 8);
  * output blocks at their offsets below (dim 52). */
 static const ty_e3_path mixed_paths[] = {
-    {0, 0, 0, 0, 3, 0, 2, 0, 4, TY_E3_UVW, true, 0.5},       /* 3x0e x 2x0e -> 4x0e */
-    {1, 1, 0, 3, 2, 2, 2, 4, 2, TY_E3_UVU, true, 0.7},       /* 2x1o x 2x1o -> 2x0e */
-    {2, 1, 1, 9, 2, 2, 2, 6, 2, TY_E3_UVV, true, 1.3},       /* 2x2e x 2x1o -> 2x1o */
-    {1, 1, 2, 3, 2, 2, 2, 12, 3, TY_E3_UUW, true, 0.9},      /* 2x1o x 2x1o -> 3x2e */
-    {2, 1, 3, 9, 2, 2, 2, 27, 2, TY_E3_UUU, true, 1.1},      /* 2x2e x 2x1o -> 2x3o */
-    {1, 0, 1, 3, 2, 0, 2, 41, 2, TY_E3_UVU, false, 0.8},     /* 2x1o x 2x0e -> 2x1o */
-    {0, 1, 1, 0, 3, 2, 2, 41, 2, TY_E3_UVV, false, 0.6},     /* 3x0e x 2x1o -> 2x1o */
-    {2, 1, 2, 9, 2, 2, 2, 47, 1, TY_E3_UUW, false, 0.4},     /* 2x2e x 2x1o -> 1x2o */
-    {1, 1, 1, 3, 2, 2, 2, 6, 2, TY_E3_UUU, false, 1.2},      /* 2x1o x 2x1o -> 2x1e */
-    {2, 0, 2, 9, 2, 0, 2, 12, 3, TY_E3_UVW, true, 0.3},      /* 2x2e x 2x0e -> 3x2e */
+    {0, 0, 0, 0, 3, 0, 2, 0, 4, TY_E3_UVW, true, 0.5},   /* 3x0e x 2x0e -> 4x0e */
+    {1, 1, 0, 3, 2, 2, 2, 4, 2, TY_E3_UVU, true, 0.7},   /* 2x1o x 2x1o -> 2x0e */
+    {2, 1, 1, 9, 2, 2, 2, 6, 2, TY_E3_UVV, true, 1.3},   /* 2x2e x 2x1o -> 2x1o */
+    {1, 1, 2, 3, 2, 2, 2, 12, 3, TY_E3_UUW, true, 0.9},  /* 2x1o x 2x1o -> 3x2e */
+    {2, 1, 3, 9, 2, 2, 2, 27, 2, TY_E3_UUU, true, 1.1},  /* 2x2e x 2x1o -> 2x3o */
+    {1, 0, 1, 3, 2, 0, 2, 41, 2, TY_E3_UVU, false, 0.8}, /* 2x1o x 2x0e -> 2x1o */
+    {0, 1, 1, 0, 3, 2, 2, 41, 2, TY_E3_UVV, false, 0.6}, /* 3x0e x 2x1o -> 2x1o */
+    {2, 1, 2, 9, 2, 2, 2, 47, 1, TY_E3_UUW, false, 0.4}, /* 2x2e x 2x1o -> 1x2o */
+    {1, 1, 1, 3, 2, 2, 2, 6, 2, TY_E3_UUU, false, 1.2},  /* 2x1o x 2x1o -> 2x1e */
+    {2, 0, 2, 9, 2, 0, 2, 12, 3, TY_E3_UVW, true, 0.3},  /* 2x2e x 2x0e -> 3x2e */
 };
 #define N_MIXED ((int)(sizeof mixed_paths / sizeof *mixed_paths))
 
@@ -455,7 +466,8 @@ START_TEST(test_tp_matches_dense_reference) {
         for (int ps = 0; ps < 2; ps++) {
             ty_dtype t = dt ? TY_F64 : TY_F32;
             int64_t Z = 5;
-            ty_tensor *x1 = tu_randn(2, (int64_t[]){Z, 19}, t, 1), *x2 = tu_randn(2, (int64_t[]){Z, 8}, t, 2);
+            ty_tensor *x1 = tu_randn(2, (int64_t[]){Z, 19}, t, 1),
+                      *x2 = tu_randn(2, (int64_t[]){Z, 8}, t, 2);
             ty_tensor *w = ps ? tu_randn(2, (int64_t[]){Z, nw}, t, 3) : tu_randn(1, &nw, t, 3);
             ty_tensor *out = ty_e3_tensor_product(tp, x1, x2, w);
             ck_assert_msg(out != NULL, "%s", ty_last_error());
@@ -474,22 +486,40 @@ START_TEST(test_tp_matches_dense_reference) {
 }
 END_TEST
 
-/* A batch bigger than one chunk of scratch, and an empty batch. */
+/* A batch of several chunks of scratch (a wide block makes the chunks
+ * small): every row equals the product of that row alone, and the shared
+ * weight gradient sums all chunks. And an empty batch. */
 START_TEST(test_tp_chunks_and_empty) {
-    ty_e3_path p = {2, 2, 2, 0, 64, 0, 1, 0, 64, TY_E3_UVW, true, 1};
-    ty_e3_tp *tp = ty_e3_tp_new(320, 5, 320, 1, &p);
-    int64_t Z = 300, nw = 64 * 64;
-    ty_tensor *x1 = tu_randn(2, (int64_t[]){Z, 320}, TY_F64, 4);
-    ty_tensor *x2 = tu_randn(2, (int64_t[]){Z, 5}, TY_F64, 5), *w = tu_randn(1, &nw, TY_F64, 6);
+    int64_t M = 4096, Z = 300;
+    ty_e3_path p = {0, 0, 0, 0, M, 0, 1, 0, 2, TY_E3_UVW, true, 0.5};
+    ty_e3_tp *tp = ty_e3_tp_new(M, 1, 2, 1, &p);
+    int64_t nw = 2 * M;
+    ty_tensor *x1 = tu_randn(2, (int64_t[]){Z, M}, TY_F64, 4);
+    ty_tensor *x2 = tu_randn(2, (int64_t[]){Z, 1}, TY_F64, 5), *w = tu_randn(1, &nw, TY_F64, 6);
+    ty_set_requires_grad(w, true);
     ty_tensor *out = ty_e3_tensor_product(tp, x1, x2, w);
-    ty_tensor *ref = tp_reference(1, &p, 320, x1, x2, w);
-    tu_assert_close(out, ref, 1e-11, 1e-11);
-    ty_tensor *e1 = ty_zeros(2, (int64_t[]){0, 320}, TY_F64, ty_cpu());
-    ty_tensor *e2 = ty_zeros(2, (int64_t[]){0, 5}, TY_F64, ty_cpu());
+    for (int64_t z = 0; z < Z; z += 37) {
+        ty_tensor *r1 = ty_narrow(x1, 0, z, 1), *r2 = ty_narrow(x2, 0, z, 1);
+        ty_tensor *one = ty_e3_tensor_product(tp, r1, r2, w), *row = ty_narrow(out, 0, z, 1);
+        tu_assert_close(row, one, 1e-12, 1e-12);
+        ty_tensor *all[] = {r1, r2, one, row};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) ty_tensor_release(all[i]);
+    }
+    /* d(sum out)/dW[u, c] = 0.5 sum_z x1[z, u] x2[z] (wigner_3j(0,0,0) = 1) */
+    ty_tensor *s = ty_sum_all(out), *gw = NULL;
+    ck_assert_int_eq(ty_grad(1, &s, NULL, 1, &w, false, false, false, &gw), 0);
+    for (int64_t u = 0; u < M; u += 511) {
+        double e = 0;
+        for (int64_t z = 0; z < Z; z++) e += 0.5 * ty_get_flat(x1, z * M + u) * ty_get_flat(x2, z);
+        ck_assert_double_eq_tol(ty_get_flat(gw, 2 * u), e, 1e-10);
+        ck_assert_double_eq_tol(ty_get_flat(gw, 2 * u + 1), e, 1e-10);
+    }
+    ty_tensor *e1 = ty_zeros(2, (int64_t[]){0, M}, TY_F64, ty_cpu());
+    ty_tensor *e2 = ty_zeros(2, (int64_t[]){0, 1}, TY_F64, ty_cpu());
     ty_tensor *eo = ty_e3_tensor_product(tp, e1, e2, w);
     ck_assert_msg(eo != NULL, "%s", ty_last_error());
-    ck_assert(eo->shape[0] == 0 && eo->shape[1] == 320);
-    ty_tensor *all[] = {x1, x2, w, out, ref, e1, e2, eo};
+    ck_assert(eo->shape[0] == 0 && eo->shape[1] == 2);
+    ty_tensor *all[] = {x1, x2, w, out, s, gw, e1, e2, eo};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) ty_tensor_release(all[i]);
     ty_e3_tp_release(tp);
 }
@@ -508,11 +538,10 @@ START_TEST(test_tp_gradients) {
     ty_e3_tp *tp = mixed_tp();
     int64_t nw = ty_e3_tp_weight_numel(tp);
     tp_ctx c = {tp};
-    for (int ps = 0; ps < 2; ps++) {
-        ty_tensor *in[3] = {tu_randn(2, (int64_t[]){3, 19}, TY_F64, 11),
-                            tu_randn(2, (int64_t[]){3, 8}, TY_F64, 12),
-                            ps ? tu_randn(2, (int64_t[]){3, nw}, TY_F64, 13)
-                               : tu_randn(1, &nw, TY_F64, 13)};
+    for (int ps = short_run(); ps < 2; ps++) {
+        ty_tensor *in[3] = {
+            tu_randn(2, (int64_t[]){3, 19}, TY_F64, 11), tu_randn(2, (int64_t[]){3, 8}, TY_F64, 12),
+            ps ? tu_randn(2, (int64_t[]){3, nw}, TY_F64, 13) : tu_randn(1, &nw, TY_F64, 13)};
         for (int i = 0; i < 3; i++) ty_set_requires_grad(in[i], true);
         ty_gradcheck_report rep;
         ck_assert_msg(ty_gradcheck(f_tp, &c, 3, in, 1e-6, 1e-6, 1e-5, &rep) == 1, "%s",
@@ -552,7 +581,8 @@ static ty_tensor *block_D(int n, const int (*blocks)[3], double a, double b, dou
         double s = flip && blocks[i][2] < 0 ? -1 : 1;
         for (int u = 0; u < blocks[i][0]; u++, off += m)
             for (int r = 0; r < m; r++)
-                for (int q = 0; q < m; q++) d[(off + r) * dim + off + q] = s * ty_get_flat(w, r * m + q);
+                for (int q = 0; q < m; q++)
+                    d[(off + r) * dim + off + q] = s * ty_get_flat(w, r * m + q);
         ty_tensor_release(w);
     }
     return D;
@@ -561,7 +591,7 @@ static ty_tensor *block_D(int n, const int (*blocks)[3], double a, double b, dou
 START_TEST(test_tp_equivariant) {
     static const int in1[][3] = {{3, 0, 1}, {2, 1, -1}, {2, 2, 1}};
     static const int in2[][3] = {{2, 0, 1}, {2, 1, -1}};
-    static const int out[][3] = {{4, 0, 1}, {2, 0, 1}, {2, 1, -1}, {3, 2, 1},
+    static const int out[][3] = {{4, 0, 1},  {2, 0, 1},  {2, 1, -1}, {3, 2, 1},
                                  {2, 3, -1}, {2, 1, -1}, {1, 2, -1}};
     /* path 8 (1o x 1o -> 1e) writes into a 1o block, which breaks parity:
      * leave it (and path 9) out */
@@ -570,11 +600,14 @@ START_TEST(test_tp_equivariant) {
     ty_tensor *x1 = tu_randn(2, (int64_t[]){4, 19}, TY_F64, 31);
     ty_tensor *x2 = tu_randn(2, (int64_t[]){4, 8}, TY_F64, 32), *w = tu_randn(1, &nw, TY_F64, 33);
     for (int flip = 0; flip < 2; flip++) {
-        ty_tensor *D1 = block_D(3, in1, 0.3, 1.9, -2.2, flip), *D2 = block_D(2, in2, 0.3, 1.9, -2.2, flip);
+        ty_tensor *D1 = block_D(3, in1, 0.3, 1.9, -2.2, flip),
+                  *D2 = block_D(2, in2, 0.3, 1.9, -2.2, flip);
         ty_tensor *Do = block_D(7, out, 0.3, 1.9, -2.2, flip);
-        ty_tensor *D1t = ty_transpose(D1, 0, 1), *D2t = ty_transpose(D2, 0, 1), *Dot = ty_transpose(Do, 0, 1);
+        ty_tensor *D1t = ty_transpose(D1, 0, 1), *D2t = ty_transpose(D2, 0, 1),
+                  *Dot = ty_transpose(Do, 0, 1);
         ty_tensor *r1 = ty_matmul(x1, D1t), *r2 = ty_matmul(x2, D2t);
-        ty_tensor *y = ty_e3_tensor_product(tp2, x1, x2, w), *yr = ty_e3_tensor_product(tp2, r1, r2, w);
+        ty_tensor *y = ty_e3_tensor_product(tp2, x1, x2, w),
+                  *yr = ty_e3_tensor_product(tp2, r1, r2, w);
         ty_tensor *ry = ty_matmul(y, Dot);
         tu_assert_close(yr, ry, 1e-10, 0);
         ty_tensor *all[] = {D1, D2, Do, D1t, D2t, Dot, r1, r2, y, yr, ry};
@@ -591,7 +624,8 @@ START_TEST(test_tp_errors) {
     ty_e3_path p = {1, 1, 3, 0, 2, 0, 1, 0, 2, TY_E3_UVW, true, 1};
     tu_assert_error(ty_e3_tp_new(6, 3, 14, 1, &p) == NULL, "e3_tp_new", "l3 = 3", "path 0");
     p.lo = 2;
-    tu_assert_error(ty_e3_tp_new(5, 3, 10, 1, &p) == NULL, "e3_tp_new", "input 1", "2 x 3", "5 features");
+    tu_assert_error(ty_e3_tp_new(5, 3, 10, 1, &p) == NULL, "e3_tp_new", "input 1", "2 x 3",
+                    "5 features");
     p.mode = TY_E3_UVU, p.mulo = 3;
     tu_assert_error(ty_e3_tp_new(6, 3, 15, 1, &p) == NULL, "e3_tp_new", "uvu", "mulo 3", "2");
     p.mode = TY_E3_UVW, p.mulo = 2, p.has_weight = false;
@@ -605,14 +639,21 @@ START_TEST(test_tp_errors) {
     ck_assert_ptr_nonnull(tp);
     ck_assert_int_eq(ty_e3_tp_weight_numel(tp), 4);
     ck_assert_int_eq(ty_e3_tp_dim(tp, 2), 10);
-    ty_tensor *x1 = tu_randn(2, (int64_t[]){2, 6}, TY_F32, 1), *x2 = tu_randn(2, (int64_t[]){2, 3}, TY_F32, 2);
-    ty_tensor *w = tu_randn(1, (int64_t[]){4}, TY_F32, 3), *w5 = tu_randn(1, (int64_t[]){5}, TY_F32, 3);
-    ty_tensor *x2b = tu_randn(2, (int64_t[]){3, 3}, TY_F32, 2), *x1d = tu_randn(2, (int64_t[]){2, 6}, TY_F64, 1);
+    ty_tensor *x1 = tu_randn(2, (int64_t[]){2, 6}, TY_F32, 1),
+              *x2 = tu_randn(2, (int64_t[]){2, 3}, TY_F32, 2);
+    ty_tensor *w = tu_randn(1, (int64_t[]){4}, TY_F32, 3),
+              *w5 = tu_randn(1, (int64_t[]){5}, TY_F32, 3);
+    ty_tensor *x2b = tu_randn(2, (int64_t[]){3, 3}, TY_F32, 2),
+              *x1d = tu_randn(2, (int64_t[]){2, 6}, TY_F64, 1);
     ty_tensor *x1i = ty_zeros(2, (int64_t[]){2, 6}, TY_I64, ty_cpu());
-    tu_assert_error(ty_e3_tensor_product(tp, x1, x2b, w) == NULL, "e3_tensor_product", "x2", "(3,3)", "(2,3)");
-    tu_assert_error(ty_e3_tensor_product(tp, x1, x2, w5) == NULL, "e3_tensor_product", "w", "(5)", "(4)");
-    tu_assert_error(ty_e3_tensor_product(tp, x1, x2, NULL) == NULL, "e3_tensor_product", "weights are required");
-    tu_assert_error(ty_e3_tensor_product(tp, x1d, x2, w) == NULL, "e3_tensor_product", "x2 is f32", "f64");
+    tu_assert_error(ty_e3_tensor_product(tp, x1, x2b, w) == NULL, "e3_tensor_product", "x2",
+                    "(3,3)", "(2,3)");
+    tu_assert_error(ty_e3_tensor_product(tp, x1, x2, w5) == NULL, "e3_tensor_product", "w", "(5)",
+                    "(4)");
+    tu_assert_error(ty_e3_tensor_product(tp, x1, x2, NULL) == NULL, "e3_tensor_product",
+                    "weights are required");
+    tu_assert_error(ty_e3_tensor_product(tp, x1d, x2, w) == NULL, "e3_tensor_product", "x2 is f32",
+                    "f64");
     tu_assert_error(ty_e3_tensor_product(tp, x1i, x2, w) == NULL, "e3_tensor_product", "i64");
     ty_tensor *all[] = {x1, x2, w, w5, x2b, x1d, x1i};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) ty_tensor_release(all[i]);
@@ -646,4 +687,6 @@ static Suite *e3_suite(void) {
     return s;
 }
 
-int main(void) { return tu_run_suite(e3_suite()); }
+int main(void) {
+    return tu_run_suite(e3_suite());
+}
