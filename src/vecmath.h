@@ -31,7 +31,10 @@ __attribute__((always_inline)) static inline float ty_expf(float x) {
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693145751953125f, ln2_lo = 1.428606765330187e-06f;
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float xc = x < -87.33f ? -87.33f : x > 88.72f ? 88.72f : x;
+    /* clamped so that NaN becomes a number too (it is put back at the end):
+     * the integer conversion below must only see values in range */
+    float xc = x > -87.33f ? x : -87.33f;
+    xc = xc < 88.72f ? xc : 88.72f;
     float n = (xc * log2e + round_magic) - round_magic;
     float r = xc - n * ln2_hi - n * ln2_lo;
     float p = 1.0f / 720;
@@ -44,7 +47,7 @@ __attribute__((always_inline)) static inline float ty_expf(float x) {
     /* 2^n in two factors: n reaches 128 just below the overflow point, one
      * above the largest exponent a float holds */
     float n1 = n > 127.0f ? 127.0f : n;
-    int32_t bits = ((int32_t)n1 + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n1 + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float y = p * scale * (n > n1 ? 2.0f : 1.0f);
