@@ -1,6 +1,6 @@
 -- A vision transformer trained on Fashion-MNIST: the headline example.
 --
---   tycho examples/fashion_mnist_vit.lua                  default run (10 epochs)
+--   tycho examples/fashion_mnist_vit.lua                  default run (15 epochs)
 --   tycho examples/fashion_mnist_vit.lua --quick          a 20-second smoke run (make check)
 --   tycho examples/fashion_mnist_vit.lua --epochs 20 --width 96 --depth 6 --batch 256 --lr 2e-3
 --
@@ -22,8 +22,8 @@ local data = rawget(_G, "data") or require("tycho.data")
 
 -- ---------------------------------------------------------------- arguments
 
-local opts = {epochs = 10, width = 64, depth = 4, heads = 4, mlp = nil, batch = 128, lr = 1e-3,
-              wd = 0.05, warmup = 200, threads = nil, seed = 0, out = "fashion_mnist_vit.safetensors",
+local opts = {epochs = 15, width = 64, depth = 4, heads = 4, mlp = nil, batch = 128, lr = 2e-3,
+              wd = 0.05, warmup = 500, threads = nil, seed = 0, out = "fashion_mnist_vit.safetensors",
               augment = false, viz = true, quick = false}
 local flags = {augment = true, quick = true, ["no-viz"] = true}
 local args = arg or {}
