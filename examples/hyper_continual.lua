@@ -28,6 +28,12 @@ local data = rawget(_G, "data") or require("tycho.data")
 local hyper = rawget(_G, "hyper") or require("tycho.hyper")
 
 local quick = os.getenv("TYCHO_QUICK") == "1"
+-- make check under the sanitizers skips the examples (exit 77): the unit
+-- tests cover the same code, and a training run under ASan is slow
+if quick and os.getenv("TYCHO_SANITIZERS") == "yes" then
+  print("SKIP: examples are not run under the sanitizers")
+  os.exit(77)
+end
 local run_split, run_permuted = true, true
 for _, a in ipairs(arg or {}) do
   if a == "--quick" then quick = true

@@ -18,6 +18,12 @@ local data = rawget(_G, "data") or require("tycho.data")
 local hyper = rawget(_G, "hyper") or require("tycho.hyper")
 
 local quick = os.getenv("TYCHO_QUICK") == "1"
+-- make check under the sanitizers skips the examples (exit 77): the unit
+-- tests cover the same code, and a training run under ASan is slow
+if quick and os.getenv("TYCHO_SANITIZERS") == "yes" then
+  print("SKIP: examples are not run under the sanitizers")
+  os.exit(77)
+end
 local epochs = 3
 local i = 1
 while arg and arg[i] do
