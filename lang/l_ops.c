@@ -267,17 +267,10 @@ static int l_addcdiv_(lua_State *L) {
 
 /* ---- whole-tensor comparisons returning Lua booleans ---- */
 
-static bool same_shape(const ty_tensor *a, const ty_tensor *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d]) return false;
-    return true;
-}
-
 /* equal(a, b): same shape and every element equal. */
 static int l_equal(lua_State *L) {
     ty_tensor *a = tyl_check_tensor(L, 1), *b = tyl_check_tensor(L, 2);
-    if (!same_shape(a, b)) {
+    if (!ty_same_shape(a, b)) {
         lua_pushboolean(L, 0);
         return 1;
     }

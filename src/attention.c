@@ -352,14 +352,6 @@ static ty_tensor *scaled_product_to(ty_tensor *a, ty_tensor *b, double scale, co
     return r;
 }
 
-/* Whether a, b have the same shape. */
-static bool same_shape(const ty_tensor *a, const ty_tensor *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d]) return false;
-    return true;
-}
-
 /* The first-order backward in one pass over the batch items, for the
  * common case: f32, q, k and v with the same batch dims (nothing
  * broadcast), no float mask to differentiate, and no create_graph. Per
@@ -385,8 +377,9 @@ static int attention_backward_fused(ty_node *n, ty_tensor *q, ty_tensor *k, ty_t
     int64_t nbatch = 1;
     for (int d = 0; d < nd - 2; d++) nbatch *= q->shape[d];
     if (nbatch == 0 || Lq == 0 || Lk == 0) return 0;
-    if (!same_shape(gO, q) && !(gO->shape[nd - 1] == Dv && gO->ndim == nd)) return 0;
-    if (gP && !same_shape(gP, P)) return 0;
+    /* gO has the output's shape (batch..., Lq, Dv): the engine checks it */
+    if (gO->ndim != nd || gO->shape[nd - 2] != Lq || gO->shape[nd - 1] != Dv) return 0;
+    if (gP && !ty_same_shape(gP, P)) return 0;
     float scale = (float)n->d[0];
 
     ty_tensor *qc = ty_contiguous(q), *kc = qc ? ty_contiguous(k) : NULL;

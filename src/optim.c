@@ -58,13 +58,6 @@ void ty_optim_state_free(ty_optim_state *s) {
 
 /* ---- checks ---- */
 
-static bool same_shape(const ty_tensor *a, const ty_tensor *b) {
-    if (a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d]) return false;
-    return true;
-}
-
 /* The kernels read and write raw memory: CPU, f32 or f64, contiguous.
  * `what` names the tensor in the message ("param 2", "grad of param 2"). */
 static int check_raw(const char *fn, const char *what, int i, const ty_tensor *t) {
@@ -82,7 +75,7 @@ static int check_like(const char *fn, const char *what, int i, const ty_tensor *
                       const ty_tensor *param) {
     if (check_raw(fn, what, i, other) < 0) return -1;
     char b1[64], b2[64];
-    if (!same_shape(other, param))
+    if (!ty_same_shape(other, param))
         return ty_error("%s: %s %d has shape %s but the param has shape %s", fn, what, i,
                         ty_shape_str(other, b1, sizeof b1), ty_shape_str(param, b2, sizeof b2));
     if (other->dtype != param->dtype)

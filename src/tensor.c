@@ -263,6 +263,13 @@ int64_t ty_nbytes(const ty_tensor *t) {
     return ty_numel(t) * (int64_t)ty_dtype_size(t->dtype);
 }
 
+bool ty_same_shape(const ty_tensor *a, const ty_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return false;
+    return true;
+}
+
 bool ty_is_contiguous(const ty_tensor *t) {
     int64_t expected = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {

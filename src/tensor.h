@@ -79,6 +79,8 @@ ty_tensor *ty_scalar(double v, ty_dtype dt);
 int64_t ty_numel(const ty_tensor *t);
 int64_t ty_nbytes(const ty_tensor *t);
 bool ty_is_contiguous(const ty_tensor *t);
+/* Whether a and b have the same ndim and sizes (no broadcasting). */
+bool ty_same_shape(const ty_tensor *a, const ty_tensor *b);
 /* Pointer to element [0,...,0] (host pointer only for CPU tensors). */
 void *ty_data(const ty_tensor *t);
 /* "(2,3)" into buf; returns buf. For error messages. */
@@ -108,7 +110,9 @@ ty_tensor *ty_to_device(ty_tensor *t, ty_device dev);
 /* Fills every element with v; bumps the version. */
 int ty_fill_(ty_tensor *t, double v);
 /* Marks an in-place write for autograd's version check. */
-static inline void ty_bump_version(ty_tensor *t) { t->storage->version++; }
+static inline void ty_bump_version(ty_tensor *t) {
+    t->storage->version++;
+}
 
 /* ---- views (no copies; see view.c) ---- */
 /* Reshape: a view when strides allow it, else a contiguous copy. One dim
@@ -126,7 +130,7 @@ ty_tensor *ty_select(ty_tensor *t, int dim, int64_t i);
 ty_tensor *ty_narrow(ty_tensor *t, int dim, int64_t start, int64_t length);
 /* Broadcast to shape (ndim >= t->ndim); -1 keeps a dim. */
 ty_tensor *ty_expand(ty_tensor *t, int ndim, const int64_t *shape);
-ty_tensor *ty_squeeze(ty_tensor *t);           /* all size-1 dims */
+ty_tensor *ty_squeeze(ty_tensor *t);              /* all size-1 dims */
 ty_tensor *ty_squeeze_dim(ty_tensor *t, int dim); /* that dim, if size 1 */
 ty_tensor *ty_unsqueeze(ty_tensor *t, int dim);   /* dim in [-ndim-1, ndim] */
 ty_tensor *ty_flatten(ty_tensor *t, int start_dim, int end_dim);
