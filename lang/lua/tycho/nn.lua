@@ -94,9 +94,7 @@ function nn.functional_call(module, params, ...)
       error(string.format("nn.functional_call: '%s' must be a tensor, got %s", name, type(t)), 2)
     end
     local a, b = t.shape, own.shape
-    local same = #a == #b
-    for i = 1, #a do same = same and a[i] == b[i] end
-    if not same then
+    if not Module._same_shape(a, b) then
       error(string.format("nn.functional_call: '%s' has shape (%s), the module expects (%s)", name,
                           table.concat(a, ", "), table.concat(b, ", ")), 2)
     end

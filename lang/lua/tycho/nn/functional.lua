@@ -3,6 +3,7 @@
 -- backward where it pays: linear, softmax, layer_norm, cross_entropy,
 -- attention, dropout).
 local tycho = require("tycho")
+local Module = require("tycho.nn.module")
 
 local F = {}
 
@@ -81,9 +82,7 @@ local function check_pair(a, b, fn)
   need_tensor(a, fn, "the input")
   need_tensor(b, fn, "the target")
   local sa, sb = a.shape, b.shape
-  local same = #sa == #sb
-  for i = 1, #sa do same = same and sa[i] == sb[i] end
-  if not same then
+  if not Module._same_shape(sa, sb) then
     error(string.format("nn.functional.%s: input shape (%s) and target shape (%s) differ", fn,
                         table.concat(sa, ", "), table.concat(sb, ", ")), 3)
   end

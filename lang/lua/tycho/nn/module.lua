@@ -328,6 +328,7 @@ local function shape_str(shape)
   return "(" .. table.concat(shape, ", ") .. ")"
 end
 
+-- Whether two shape tables are equal (nn.lua and functional.lua use it too).
 local function same_shape(a, b)
   if #a ~= #b then return false end
   for i = 1, #a do
@@ -335,6 +336,7 @@ local function same_shape(a, b)
   end
   return true
 end
+Module._same_shape = same_shape
 
 -- Copies the tensors of sd into the parameters and buffers. strict (the
 -- default) refuses keys missing from sd and keys the model does not have;
